@@ -223,6 +223,19 @@ cni_run() {
         timeout "$CNI_CALL_TIMEOUT" "$CNITOOL" "$command" "$net" "${target[@]}"
 }
 
+# with_env NAME=VALUE... command... : runs a command (or shell function, e.g.
+# cni_run) in a subshell with extra exported variables:
+#   check "ADD with args" with_env CNI_ARGS="IP=10.0.0.5" cni_run "$NODE" add net "$CTR"
+with_env() {
+    (
+        while [ $# -gt 0 ] && [[ "$1" == [A-Za-z_]*=* ]]; do
+            export "${1?}"
+            shift
+        done
+        "$@"
+    )
+}
+
 # ------------------------------------------------------------ assertions
 
 # link_is_up NS IFNAME : the interface has the UP flag.
@@ -230,9 +243,13 @@ link_is_up() {
     ip -n "$1" -o link show dev "$2" 2>/dev/null | grep -q '[<,]UP[,>]'
 }
 
-# link_exists NS IFNAME
+# link_exists NS IFNAME : NS "" means the root namespace (read only).
 link_exists() {
-    ip -n "$1" link show dev "$2" >/dev/null 2>&1
+    if [ -z "$1" ]; then
+        ip link show dev "$2" >/dev/null 2>&1
+    else
+        ip -n "$1" link show dev "$2" >/dev/null 2>&1
+    fi
 }
 
 # link_absent NS IFNAME

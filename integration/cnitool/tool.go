@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/containernetworking/cni/libcni"
@@ -62,6 +63,9 @@ func (t *tool) add(ctx context.Context, rt *libcni.RuntimeConf) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := t.recordNetNSInCache(rt); err != nil {
+		fmt.Fprintf(os.Stderr, "cnitool: warning: %v\n", err)
+	}
 	raw, err := json.Marshal(result)
 	if err != nil {
 		return nil, fmt.Errorf("encoding result: %w", err)
@@ -77,6 +81,32 @@ func (t *tool) add(ctx context.Context, rt *libcni.RuntimeConf) ([]byte, error) 
 		return nil, err
 	}
 	return pretty.Bytes(), nil
+}
+
+// recordNetNSInCache adds the "netns" field libcni 1.2 keeps in its result
+// cache (1.1.2 omits it), so gc can later DEL stale attachments inside their
+// namespace. libcni 1.1.2 ignores the extra field when reading.
+func (t *tool) recordNetNSInCache(rt *libcni.RuntimeConf) error {
+	path := filepath.Join(envOr(envCacheDir, libcni.CacheDir), "results",
+		fmt.Sprintf("%s-%s-%s", t.list.Name, rt.ContainerID, rt.IfName))
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading cache entry to record netns: %w", err)
+	}
+	entry, err := decodeObject(raw)
+	if err != nil {
+		return fmt.Errorf("cache entry %s: %w", path, err)
+	}
+	entry["netns"] = rt.NetNS
+	updated, err := json.Marshal(entry)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, updated, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func (t *tool) check(ctx context.Context, rt *libcni.RuntimeConf) error {
