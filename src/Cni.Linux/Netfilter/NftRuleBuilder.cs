@@ -12,6 +12,7 @@ public sealed class NftRuleBuilder
 {
     private readonly List<NftExpression> _expressions = [];
     private readonly NftFamily _family;
+    private byte _matchedNfProto;
 
     public NftRuleBuilder(NftFamily family = NftFamily.Inet) => _family = family;
 
@@ -30,8 +31,14 @@ public sealed class NftRuleBuilder
         {
             return this;
         }
+        byte proto = ipv6 ? NfProto.NFPROTO_IPV6 : NfProto.NFPROTO_IPV4;
+        if (_matchedNfProto == proto)
+        {
+            return this; // like nft: the dependency is matched once per rule
+        }
+        _matchedNfProto = proto;
         Add(new NftMeta(NftMetaKey.NfProto));
-        return Add(NftCmp.Equal([ipv6 ? NfProto.NFPROTO_IPV6 : NfProto.NFPROTO_IPV4]));
+        return Add(NftCmp.Equal([proto]));
     }
 
     /// <summary>ip[6] saddr [!=] address/prefix.</summary>

@@ -24,6 +24,7 @@ public sealed record NftSetElement(byte[] Key)
     internal const ushort NFTA_SET_ELEM_LIST_TABLE = 1;
     internal const ushort NFTA_SET_ELEM_LIST_SET = 2;
     internal const ushort NFTA_SET_ELEM_LIST_ELEMENTS = 3;
+    internal const ushort NFTA_SET_ELEM_LIST_SET_ID = 4;
 
     /// <summary>Closing key of a range in a concatenated interval set (NFTA_SET_ELEM_KEY_END).</summary>
     public byte[]? KeyEnd { get; init; }

@@ -20,7 +20,7 @@ public sealed class NftTransaction
 
     private sealed record ObjectName(string Table, string? Name, ulong? Handle = null);
 
-    private sealed record ElementList(string Table, string Set, IReadOnlyList<NftSetElement>? Elements);
+    private sealed record ElementList(string Table, string Set, IReadOnlyList<NftSetElement>? Elements, uint? SetId = null);
 
     public int Count => _operations.Count;
 
@@ -63,13 +63,16 @@ public sealed class NftTransaction
     public NftTransaction DeleteSet(NftFamily family, string table, string set) =>
         Add(NFT_MSG_DELSET, 0, family, new ObjectName(table, set), $"delete set {Fam(family)} {table} {set}");
 
-    /// <summary>Adds elements; an existing element with the same key and value is not an error.</summary>
-    public NftTransaction AddElements(NftFamily family, string table, string set, IReadOnlyList<NftSetElement> elements)
+    /// <summary>
+    /// Adds elements; an existing element with the same key and value is not an error.
+    /// <paramref name="setId"/> (NFTA_SET_ELEM_LIST_SET_ID) is only a fallback for the name.
+    /// </summary>
+    public NftTransaction AddElements(NftFamily family, string table, string set, IReadOnlyList<NftSetElement> elements, uint? setId = null)
     {
         for (int i = 0; i < elements.Count; i += ElementsPerMessage)
         {
             var chunk = elements.Skip(i).Take(ElementsPerMessage).ToArray();
-            Add(NFT_MSG_NEWSETELEM, NLM_F_CREATE, family, new ElementList(table, set, chunk), $"add element {Fam(family)} {table} {set} {{ {string.Join(", ", chunk.Select(e => e.ToString()))} }}");
+            Add(NFT_MSG_NEWSETELEM, NLM_F_CREATE, family, new ElementList(table, set, chunk, setId), $"add element {Fam(family)} {table} {set} {{ {string.Join(", ", chunk.Select(e => e.ToString()))} }}");
         }
         return this;
     }
@@ -176,6 +179,10 @@ public sealed class NftTransaction
             case ElementList list:
                 writer.AttributeString(NftSetElement.NFTA_SET_ELEM_LIST_TABLE, list.Table);
                 writer.AttributeString(NftSetElement.NFTA_SET_ELEM_LIST_SET, list.Set);
+                if (list.SetId is uint id)
+                {
+                    writer.AttributeU32BigEndian(NftSetElement.NFTA_SET_ELEM_LIST_SET_ID, id);
+                }
                 if (list.Elements is { } elements)
                 {
                     using var nest = writer.Nest(NftSetElement.NFTA_SET_ELEM_LIST_ELEMENTS);

@@ -14,6 +14,10 @@ public sealed record NftCounter(ulong Bytes = 0, ulong Packets = 0) : NftExpress
 
     internal override void WriteData(ref NetlinkWriter writer)
     {
+        if (Bytes == 0 && Packets == 0)
+        {
+            return; // a fresh counter: nft sends no attributes
+        }
         writer.AttributeU64BigEndian(NFTA_COUNTER_BYTES, Bytes);
         writer.AttributeU64BigEndian(NFTA_COUNTER_PACKETS, Packets);
     }

@@ -33,9 +33,9 @@ public sealed record NftFib(uint Result, uint Flags, uint DestRegister = NftRegi
 
     internal override void WriteData(ref NetlinkWriter writer)
     {
-        writer.AttributeU32BigEndian(NFTA_FIB_DREG, DestRegister);
-        writer.AttributeU32BigEndian(NFTA_FIB_RESULT, Result);
         writer.AttributeU32BigEndian(NFTA_FIB_FLAGS, Flags);
+        writer.AttributeU32BigEndian(NFTA_FIB_RESULT, Result);
+        writer.AttributeU32BigEndian(NFTA_FIB_DREG, DestRegister);
     }
 
     internal static NftFib Read(NetlinkAttributeReader attributes)

@@ -12,7 +12,7 @@ public enum NftNatType : uint
 /// <summary>
 /// "nat": snat/dnat to the address (and port) held in registers, for IPv4 or IPv6
 /// (<see cref="Family"/> is NFPROTO_IPV4/NFPROTO_IPV6). With an address register the kernel needs
-/// NF_NAT_RANGE_MAP_IPS, with a port register NF_NAT_RANGE_PROTO_SPECIFIED; <see cref="Create"/> sets them.
+/// NF_NAT_RANGE_MAP_IPS (the kernel sets it), with a port register NF_NAT_RANGE_PROTO_SPECIFIED (<see cref="Create"/> sets it).
 /// </summary>
 public sealed record NftNat(NftNatType Type, NftFamily Family, uint? AddressMinRegister, uint? AddressMaxRegister, uint? ProtoMinRegister, uint? ProtoMaxRegister, uint Flags) : NftExpression
 {
@@ -33,11 +33,9 @@ public sealed record NftNat(NftNatType Type, NftFamily Family, uint? AddressMinR
 
     public static NftNat Create(NftNatType type, NftFamily family, uint? addressRegister, uint? portRegister, uint extraFlags = 0)
     {
+        // The kernel adds NF_NAT_RANGE_MAP_IPS itself when an address register is given; nft sends
+        // only NF_NAT_RANGE_PROTO_SPECIFIED for a port.
         uint flags = extraFlags;
-        if (addressRegister is not null)
-        {
-            flags |= NfNatRange.NF_NAT_RANGE_MAP_IPS;
-        }
         if (portRegister is not null)
         {
             flags |= NfNatRange.NF_NAT_RANGE_PROTO_SPECIFIED;
