@@ -28,7 +28,7 @@ public sealed record NftDataType(uint Id, int Length, string Name, bool BigEndia
     public static readonly NftDataType Ipv6Address = new(TYPE_IP6ADDR, 16, "ipv6_addr");
     public static readonly NftDataType InetProtocol = new(TYPE_INET_PROTOCOL, 1, "inet_proto");
     public static readonly NftDataType InetService = new(TYPE_INET_SERVICE, 2, "inet_service");
-    public static readonly NftDataType InterfaceName = new(TYPE_IFNAME, NftData.IFNAMSIZ, "ifname");
+    public static readonly NftDataType InterfaceName = new(TYPE_IFNAME, NftData.IFNAMSIZ, "ifname", BigEndian: false);
     public static readonly NftDataType Mark = new(TYPE_MARK, 4, "mark", BigEndian: false);
 
     /// <summary>The data "type" of a verdict map.</summary>
