@@ -142,6 +142,46 @@ public sealed class NftConnection : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// One element looked up by key (NFT_MSG_GETSETELEM without a dump), or null when the key, set or
+    /// table does not exist. Costs the same however big the set is.
+    /// </summary>
+    public NftSetElement? GetElement(NftFamily family, string table, string set, byte[] key)
+    {
+        var found = new List<NftSetElement>();
+        var writer = new NetlinkWriter(512);
+        try
+        {
+            Nfnetlink.Begin(ref writer, NFT_MSG_GETSETELEM, NLM_F_ACK, family);
+            writer.AttributeString(NftSetElement.NFTA_SET_ELEM_LIST_TABLE, table);
+            writer.AttributeString(NftSetElement.NFTA_SET_ELEM_LIST_SET, set);
+            using (writer.Nest(NftSetElement.NFTA_SET_ELEM_LIST_ELEMENTS))
+            {
+                new NftSetElement(key).Write(ref writer, keyOnly: true);
+            }
+            bool ok = _socket.TryRequest(ref writer, out NetlinkException? error, m =>
+            {
+                if (Nfnetlink.NftMessageOf(m.Type) == NFT_MSG_NEWSETELEM)
+                {
+                    NftSetElement.ReadAll(m, found);
+                }
+            }, $"get element {table} {set}");
+            if (!ok)
+            {
+                if (IsNotFound(error!))
+                {
+                    return null;
+                }
+                throw error!;
+            }
+        }
+        finally
+        {
+            writer.Dispose();
+        }
+        return found.Count > 0 ? found[0] : null;
+    }
+
     /// <summary>True when the table exists.</summary>
     public bool TableExists(NftFamily family, string table) => ListTables(family).Any(t => t.Name == table);
 
