@@ -22,6 +22,10 @@ namespace Cni.Firewall;
 /// Add and Remove touch one chain and one element per address: O(1) messages whatever the number
 /// of containers. Remove needs only the container ID and ifname: the chain name derives from them,
 /// and its rules name the addresses whose map elements to delete.
+/// <para>Measured cost: Remove stays flat; Add is O(1) in messages, but the kernel re-validates every
+/// chain reachable through the verdict map when a goto element is committed, so its commit time grows
+/// with the number of containers (≈0.4 ms at 10, 2–6 ms at 1,000 on a 2-core VM). A flat design
+/// (address sets + concatenated exemption set, no per-container chains) would avoid that.</para>
 /// </summary>
 public sealed class MasqueradeRules
 {
