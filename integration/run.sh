@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Runs the integration scenarios (integration/scenarios/*.sh), each in its own
+# bash process, and prints one final line: "N passed, N failed[, N skipped]".
+# Exits non-zero when anything failed.
+#
+#   integration/run.sh [name-filter]
+#
+# Environment:
+#   CNI_BIN_DIR       our plugins (default <repo>/bin)
+#   REF_BIN_DIR       reference plugins (default /usr/lib/cni)
+#   SCENARIO_TIMEOUT  seconds per scenario (default 300)
+#   CNIT_VERBOSE=1    show command output for passing checks too
+set -u
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+filter="${1:-}"
+
+export CNI_BIN_DIR="${CNI_BIN_DIR:-$repo/bin}"
+export REF_BIN_DIR="${REF_BIN_DIR:-/usr/lib/cni}"
+scenario_timeout="${SCENARIO_TIMEOUT:-300}"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "run.sh: needs root (network namespaces)" >&2
+    exit 1
+fi
+
+# Build cnitool when it is missing or older than its sources.
+tool="$here/cnitool/cnitool"
+if [ ! -x "$tool" ] || [ -n "$(find "$here/cnitool" -name '*.go' -newer "$tool" 2>/dev/null)" ]; then
+    "$here/cnitool/build.sh" >&2 || { echo "run.sh: building cnitool failed" >&2; exit 1; }
+fi
+
+# What the root namespace looks like; must be the same afterwards.
+root_state() {
+    echo "# netns"
+    ip netns list 2>/dev/null | awk '{print $1}' | grep '^cnit-' | sort
+    echo "# links"
+    ip -br link 2>/dev/null | awk '{print $1}' | sort
+    echo "# nft"
+    nft list tables 2>/dev/null | sort
+}
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/cnit-run.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+root_state >"$work/before"
+
+passed=0 failed=0 skipped=0 ran=0
+for scenario in "$here"/scenarios/*.sh; do
+    [ -e "$scenario" ] || continue
+    name="$(basename "$scenario" .sh)"
+    case "$name" in *"$filter"*) ;; *) continue ;; esac
+    ran=$((ran + 1))
+    echo "== $name"
+    result="$work/$name.result"
+    rc=0
+    CNIT_RESULT_FILE="$result" timeout -k 30 "$scenario_timeout" bash "$scenario" || rc=$?
+    if [ -s "$result" ]; then
+        read -r p f s <"$result"
+        passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+            echo "FAIL: $name: exited $rc without a failed check"
+            failed=$((failed + 1))
+        fi
+    else
+        why="exit $rc"
+        if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then why="timed out after ${scenario_timeout}s"; fi
+        echo "FAIL: $name: produced no summary ($why)"
+        failed=$((failed + 1))
+    fi
+done
+
+if [ "$ran" -eq 0 ]; then
+    echo "run.sh: no scenario matches '$filter'" >&2
+    echo "0 passed, 0 failed"
+    exit 1
+fi
+
+root_state >"$work/after"
+if diff -u "$work/before" "$work/after" >"$work/diff"; then
+    echo "PASS: run: root namespace unchanged (netns, links, nft tables)"
+    passed=$((passed + 1))
+else
+    echo "FAIL: run: root namespace changed during the run"
+    sed 's/^/    | /' "$work/diff"
+    failed=$((failed + 1))
+fi
+
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

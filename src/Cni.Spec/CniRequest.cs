@@ -1,0 +1,79 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Cni.Spec;
+
+/// <summary>A (container ID, interface) pair, as GC's <c>cni.dev/valid-attachments</c> lists them.</summary>
+public sealed class Attachment
+{
+    [JsonPropertyName("containerID")] public string ContainerId { get; set; } = "";
+    [JsonPropertyName("ifname")] public string IfName { get; set; } = "";
+}
+
+/// <summary>Everything one plugin invocation receives: the CNI_* variables, the config and its raw bytes.</summary>
+public sealed class CniRequest
+{
+    public required string Command { get; init; }
+    public string ContainerId { get; init; } = "";
+    /// <summary>Path of the container's network namespace; empty when the runtime sent none (DEL may).</summary>
+    public string Netns { get; init; } = "";
+    public string IfName { get; init; } = "";
+    public CniArgs Args { get; init; } = CniArgs.Empty;
+    /// <summary>The directories of CNI_PATH.</summary>
+    public IReadOnlyList<string> Path { get; init; } = [];
+    public required NetworkConfig Config { get; init; }
+    /// <summary>The configuration exactly as it arrived on stdin (for plugin-specific decoding and IPAM delegation).</summary>
+    public required byte[] StdinData { get; init; }
+    /// <summary>The environment the plugin was started with (passed on to a delegated IPAM plugin).</summary>
+    public required IReadOnlyDictionary<string, string> Environment { get; init; }
+
+    /// <summary>The spec version of the config.</summary>
+    public string Version => Config.Version;
+
+    private Result? _prevResult;
+    private bool _prevResultParsed;
+
+    /// <summary><c>prevResult</c> converted to the newest result form, or null when there is none.</summary>
+    public Result? PrevResult
+    {
+        get
+        {
+            if (!_prevResultParsed)
+            {
+                _prevResultParsed = true;
+                if (Config.PrevResult is { ValueKind: JsonValueKind.Object } prev)
+                    _prevResult = ResultCodec.Parse(prev, Version);
+            }
+            return _prevResult;
+        }
+    }
+
+    /// <summary>GC's list of attachments still in use (<c>cni.dev/valid-attachments</c>, or the older <c>cni.dev/attachments</c>); a missing key is an empty list.</summary>
+    public IReadOnlyList<Attachment> ValidAttachments
+    {
+        get
+        {
+            var extra = Config.Extra;
+            if (extra is null) return [];
+            if (!extra.TryGetValue("cni.dev/valid-attachments", out var value) && !extra.TryGetValue("cni.dev/attachments", out value))
+                return [];
+            if (value.ValueKind == JsonValueKind.Null) return [];
+            try
+            {
+                return value.Deserialize(SpecJsonContext.Default.ListAttachment) ?? [];
+            }
+            catch (JsonException e)
+            {
+                throw new CniException(ErrorCode.DecodingFailure, $"invalid cni.dev/valid-attachments: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>A runtimeConfig entry (a capability's value), or null.</summary>
+    public JsonElement? RuntimeConfigValue(string key)
+    {
+        if (Config.RuntimeConfig is null || !Config.RuntimeConfig.TryGetPropertyValue(key, out var node) || node is null)
+            return null;
+        return JsonSerializer.SerializeToElement(node, SpecJsonContext.Default.JsonNode);
+    }
+}

@@ -1,0 +1,175 @@
+using System.Collections;
+using System.Text.Json;
+
+namespace Cni.Spec;
+
+/// <summary>
+/// Runs one plugin invocation: reads CNI_* from the environment and the config from stdin, checks
+/// versions and names, calls the plugin, and prints its result or its error. The streams and the
+/// environment are parameters so the whole flow is testable in memory.
+/// </summary>
+public static class Dispatcher
+{
+    private static readonly string[] Commands = ["ADD", "DEL", "CHECK", "VERSION", "STATUS", "GC"];
+
+    /// <summary>The entry point of a plugin executable.</summary>
+    public static int Main(CniPlugin plugin)
+    {
+        using var stdin = Console.OpenStandardInput();
+        using var stdout = Console.OpenStandardOutput();
+        return Run(plugin, ProcessEnvironment(), stdin, stdout, Console.Error);
+    }
+
+    public static IReadOnlyDictionary<string, string> ProcessEnvironment()
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (DictionaryEntry e in Environment.GetEnvironmentVariables())
+            env[(string)e.Key] = (string?)e.Value ?? "";
+        return env;
+    }
+
+    public static int Run(CniPlugin plugin, IReadOnlyDictionary<string, string> env, Stream stdin, Stream stdout, TextWriter stderr)
+    {
+        string errorVersion = CniVersion.Current;
+        try
+        {
+            string command = Get(env, "CNI_COMMAND");
+            if (command.Length == 0)
+            {
+                stderr.WriteLine(plugin.About);
+                stderr.WriteLine($"CNI protocol versions supported: {string.Join(", ", plugin.SupportedVersions)}");
+                return 0;
+            }
+            if (Array.IndexOf(Commands, command) < 0)
+                throw new CniException(ErrorCode.InvalidEnvironmentVariables, $"unknown CNI_COMMAND: {command}");
+
+            RequireVariables(env, command);
+            byte[] input = ReadAll(stdin);
+
+            if (command == "VERSION")
+            {
+                WriteVersion(plugin, input, stdout);
+                return 0;
+            }
+
+            var config = NetworkConfig.Parse(input);
+            string version = config.Version;
+            if (CniVersion.IsSupported(version)) errorVersion = version;
+            Names.ValidateNetworkName(config.Name);
+            if (command is "ADD" or "DEL" or "CHECK")
+            {
+                Names.ValidateContainerId(Get(env, "CNI_CONTAINERID"));
+                Names.ValidateInterfaceName(Get(env, "CNI_IFNAME"));
+            }
+            CheckVersion(plugin, command, version);
+
+            var request = new CniRequest
+            {
+                Command = command,
+                ContainerId = Get(env, "CNI_CONTAINERID"),
+                Netns = Get(env, "CNI_NETNS"),
+                IfName = Get(env, "CNI_IFNAME"),
+                Args = CniArgs.Parse(Get(env, "CNI_ARGS")),
+                Path = Get(env, "CNI_PATH").Split(':', StringSplitOptions.RemoveEmptyEntries),
+                Config = config,
+                StdinData = input,
+                Environment = env,
+            };
+
+            switch (command)
+            {
+                case "ADD":
+                    var result = plugin.Add(request);
+                    stdout.Write(ResultCodec.Serialize(result, version));
+                    break;
+                case "DEL": plugin.Del(request); break;
+                case "CHECK": plugin.Check(request); break;
+                case "STATUS": plugin.Status(request); break;
+                case "GC": plugin.Gc(request); break;
+            }
+            stdout.Flush();
+            return 0;
+        }
+        catch (CniException e)
+        {
+            WriteError(stdout, errorVersion, e.Code, e.Message, e.Details);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            // Nothing escapes as a stack trace: an unexpected failure is still a CNI error.
+            WriteError(stdout, errorVersion, ErrorCode.Internal, e.Message, e.GetType().Name);
+            return 1;
+        }
+    }
+
+    private static string Get(IReadOnlyDictionary<string, string> env, string key) =>
+        env.TryGetValue(key, out var v) ? v : "";
+
+    private static void RequireVariables(IReadOnlyDictionary<string, string> env, string command)
+    {
+        string[] required = command switch
+        {
+            "ADD" or "CHECK" => ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
+            "DEL" => ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"],
+            "STATUS" or "GC" => ["CNI_PATH"],
+            _ => [],
+        };
+        var missing = required.Where(k => Get(env, k).Length == 0).ToArray();
+        if (missing.Length > 0)
+            throw new CniException(ErrorCode.InvalidEnvironmentVariables, $"required env variables [{string.Join(",", missing)}] missing");
+    }
+
+    private static void CheckVersion(CniPlugin plugin, string command, string version)
+    {
+        if (!CniVersion.IsSupported(version) || !plugin.SupportedVersions.Contains(version))
+            throw new CniException(ErrorCode.IncompatibleVersion, "incompatible CNI versions",
+                $"config is \"{version}\", plugin supports [{string.Join(" ", plugin.SupportedVersions)}]");
+        if (command == "CHECK" && !CniVersion.AtLeast(version, CniVersion.V040))
+            throw new CniException(ErrorCode.IncompatibleVersion, "config version does not allow CHECK", $"CHECK needs cniVersion 0.4.0 or later, config is {version}");
+        if (command is "STATUS" or "GC" && !CniVersion.AtLeast(version, CniVersion.V110))
+            throw new CniException(ErrorCode.IncompatibleVersion, $"config version does not allow {command}", $"{command} needs cniVersion 1.1.0 or later, config is {version}");
+    }
+
+    private static void WriteVersion(CniPlugin plugin, byte[] input, Stream stdout)
+    {
+        // VERSION may carry {"cniVersion": "x"}; the answer names that version when the plugin speaks it.
+        string answer = CniVersion.Current;
+        if (input.AsSpan().Trim(" \t\r\n"u8).Length > 0)
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(input);
+                if (doc.RootElement.ValueKind == JsonValueKind.Object &&
+                    doc.RootElement.TryGetProperty("cniVersion", out var v) && v.ValueKind == JsonValueKind.String &&
+                    v.GetString() is { } s && plugin.SupportedVersions.Contains(s))
+                    answer = s;
+            }
+            catch (JsonException) { /* VERSION does not depend on its input */ }
+        }
+        var info = new VersionResult { CniVersion = answer, SupportedVersions = [.. plugin.SupportedVersions] };
+        stdout.Write(JsonSerializer.SerializeToUtf8Bytes(info, SpecJsonContext.Default.VersionResult));
+        stdout.Flush();
+    }
+
+    public static void WriteError(Stream stdout, string version, int code, string msg, string? details)
+    {
+        var error = new ErrorResult { CniVersion = version, Code = code, Msg = msg, Details = string.IsNullOrEmpty(details) ? null : details };
+        stdout.Write(JsonSerializer.SerializeToUtf8Bytes(error, SpecJsonContext.Default.ErrorResult));
+        stdout.Flush();
+    }
+
+    private static byte[] ReadAll(Stream stream)
+    {
+        try
+        {
+            using var ms = new MemoryStream();
+            stream.CopyTo(ms);
+            return ms.ToArray();
+        }
+        catch (IOException e)
+        {
+            throw new CniException(ErrorCode.IOFailure, $"error reading from stdin: {e.Message}");
+        }
+    }
+}

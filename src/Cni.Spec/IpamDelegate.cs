@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Cni.Spec;
+
+/// <summary>
+/// Delegation to the IPAM plugin a config names (spec section "Delegated plugins"): found on CNI_PATH by
+/// bare name, run with the same environment and config, its result parsed or its error passed through.
+/// This is the only process a plugin ever starts.
+/// </summary>
+public static class IpamDelegate
+{
+    public static Result Add(CniRequest request)
+    {
+        byte[] output = Exec(request, "ADD");
+        return ResultCodec.Parse(output);
+    }
+
+    public static void Del(CniRequest request) => Exec(request, "DEL");
+    public static void Check(CniRequest request) => Exec(request, "CHECK");
+    public static void Status(CniRequest request) => Exec(request, "STATUS");
+    public static void Gc(CniRequest request) => Exec(request, "GC");
+
+    /// <summary>The executable for a plugin type, searched in CNI_PATH; code 7 when the name is not a bare name, or it is not found.</summary>
+    public static string Find(string? type, IReadOnlyList<string> path)
+    {
+        if (string.IsNullOrEmpty(type))
+            throw CniException.InvalidConfig("IPAM plugin type is missing");
+        if (!Names.IsValidIdentifier(type) || type.Contains(".."))
+            throw CniException.InvalidConfig($"invalid IPAM plugin type \"{type}\"", "a plugin type must be a bare name");
+        foreach (string dir in path)
+        {
+            string candidate = System.IO.Path.Combine(dir, type);
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw CniException.InvalidConfig($"failed to find plugin \"{type}\" in path [{string.Join(" ", path)}]");
+    }
+
+    private static byte[] Exec(CniRequest request, string command)
+    {
+        string exe = Find(request.Config.IpamType, request.Path);
+        var psi = new ProcessStartInfo(exe)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = false,
+            UseShellExecute = false,
+        };
+        psi.Environment.Clear();
+        foreach (var kv in request.Environment) psi.Environment[kv.Key] = kv.Value;
+        psi.Environment["CNI_COMMAND"] = command;
+
+        byte[] output;
+        int exitCode;
+        try
+        {
+            using var process = Process.Start(psi) ?? throw new CniException(ErrorCode.Internal, $"failed to start {exe}");
+            using (var stdin = process.StandardInput.BaseStream)
+            {
+                stdin.Write(request.StdinData);
+            }
+            using var ms = new MemoryStream();
+            process.StandardOutput.BaseStream.CopyTo(ms);
+            process.WaitForExit();
+            output = ms.ToArray();
+            exitCode = process.ExitCode;
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
+        {
+            throw new CniException(ErrorCode.Internal, $"failed to run IPAM plugin {exe}: {e.Message}");
+        }
+
+        if (exitCode != 0) throw ErrorFrom(output, exe, exitCode);
+        return output;
+    }
+
+    /// <summary>Passes the delegated plugin's own error through unchanged.</summary>
+    private static CniException ErrorFrom(byte[] output, string exe, int exitCode)
+    {
+        try
+        {
+            var error = JsonSerializer.Deserialize(output, SpecJsonContext.Default.ErrorResult);
+            if (error is not null && (error.Code != 0 || error.Msg.Length > 0))
+                return new CniException(error.Code, error.Msg, error.Details);
+        }
+        catch (JsonException) { }
+        string text = System.Text.Encoding.UTF8.GetString(output).Trim();
+        return new CniException(ErrorCode.Internal, $"IPAM plugin {Path.GetFileName(exe)} failed with exit code {exitCode}", text);
+    }
+}

@@ -1,0 +1,26 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Cni.Spec;
+
+/// <summary>Source-generated (reflection-free) JSON for every spec type.</summary>
+[JsonSourceGenerationOptions(
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    WriteIndented = true,
+    IndentSize = 4,
+    AllowTrailingCommas = true,
+    ReadCommentHandling = System.Text.Json.JsonCommentHandling.Skip)]
+[JsonSerializable(typeof(NetworkConfig))]
+[JsonSerializable(typeof(NetworkConfigList))]
+[JsonSerializable(typeof(Result))]
+[JsonSerializable(typeof(Result04x))]
+[JsonSerializable(typeof(Result02x))]
+[JsonSerializable(typeof(ErrorResult))]
+[JsonSerializable(typeof(VersionResult))]
+[JsonSerializable(typeof(Dns))]
+[JsonSerializable(typeof(List<Attachment>))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonNode))]
+[JsonSerializable(typeof(JsonElement))]
+public partial class SpecJsonContext : JsonSerializerContext
+{
+}
