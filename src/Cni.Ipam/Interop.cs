@@ -16,6 +16,14 @@ internal static partial class Interop
     internal const int O_TRUNC = 0x200;
     internal const int O_NOFOLLOW = 0x20000;
     internal const int O_CLOEXEC = 0x80000;
+    internal const int O_DIRECTORY = 0x10000;
+
+    internal const int AT_FDCWD = -100;
+
+    /// <summary>d_type values of struct linux_dirent64.</summary>
+    internal const byte DT_UNKNOWN = 0;
+    internal const byte DT_DIR = 4;
+    internal const byte DT_REG = 8;
 
     internal const int LOCK_EX = 2;
     internal const int LOCK_NB = 4;
@@ -25,9 +33,24 @@ internal static partial class Interop
     internal const int ENOENT = 2;
     internal const int EEXIST = 17;
     internal const int EWOULDBLOCK = 11;
+    internal const int EISDIR = 21;
 
     [LibraryImport(Libc, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int open_raw(string path, int flags, int mode);
+
+    [LibraryImport(Libc, EntryPoint = "openat", SetLastError = true)]
+    private static unsafe partial int openat_raw(SafeFileHandle dirfd, byte* path, int flags, int mode);
+
+    [LibraryImport(Libc, SetLastError = true)]
+    internal static unsafe partial int unlinkat(SafeFileHandle dirfd, byte* path, int flags);
+
+    /// <summary>getdents64(2) (glibc 2.30+): raw struct linux_dirent64 records.</summary>
+    [LibraryImport(Libc, SetLastError = true)]
+    internal static unsafe partial nint getdents64(SafeFileHandle fd, byte* dirp, nint count);
+
+    /// <summary>openat(2) of a NUL-terminated name relative to a directory descriptor.</summary>
+    internal static unsafe SafeFileHandle openat(SafeFileHandle dirfd, byte* nulTerminatedName, int flags, int mode = 0) =>
+        new(openat_raw(dirfd, nulTerminatedName, flags | O_CLOEXEC, mode), ownsHandle: true);
 
     [LibraryImport(Libc, SetLastError = true)]
     internal static partial int flock(SafeFileHandle fd, int operation);

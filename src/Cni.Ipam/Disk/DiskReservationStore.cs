@@ -1,4 +1,3 @@
-using System.IO.Enumeration;
 using System.Net;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
@@ -12,6 +11,12 @@ namespace Cni.Ipam.Disk;
 /// Reservations are written to a temporary name and linked into place, so one is visible complete or not at
 /// all and link()'s EEXIST gives the same "first one wins" as the reference's O_EXCL create.
 /// </summary>
+/// <remarks>
+/// Finding an attachment's reservations is a scan (the reference layout has no index, and an index we kept
+/// beside it would go stale whenever the reference plugin writes): one getdents64 pass over the directory and
+/// one openat/read/close per address file, comparing bytes without decoding. While the lock is held, the
+/// names seen by the last scan are known taken, so allocation skips them without a system call.
+/// </remarks>
 public sealed partial class DiskReservationStore : IReservationStore, IDisposable
 {
     public const string LockFileName = "lock";
@@ -22,7 +27,6 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
 
     private readonly string _dir;
     private readonly TimeSpan _lockTimeout;
-    private SafeFileHandle? _lockFd;
     private static int s_tempCounter;
 
     public DiskReservationStore(string dataDir, string network, TimeSpan? lockTimeout = null)
@@ -35,7 +39,7 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
     /// <summary>The network's directory: <c>dataDir/network</c>.</summary>
     public string Directory => _dir;
 
-    private string PathOf(IPAddress ip) => Path.Combine(_dir, IPAddressMath.Format(ip));
+    private string PathOf(string name) => Path.Combine(_dir, name);
 
     private void EnsureDirectory()
     {
@@ -51,49 +55,53 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
 
     public bool TryReserve(IPAddress ip, string containerId, string ifname, int rangeSetIndex)
     {
-        string final = PathOf(ip);
-        string temp = WriteTemp(Encoding.UTF8.GetBytes(containerId.Trim() + LineBreak + ifname));
-        try
+        string name = IPAddressMath.Format(ip);
+        if (_held is { Taken: { } taken } && taken.Contains(name)) return false;
+
+        byte[] content = Encoding.UTF8.GetBytes(containerId.Trim() + LineBreak + ifname);
+        string temp = PendingTemp(content);
+        string final = PathOf(name);
+        if (Interop.link(temp, final) != 0)
         {
-            if (Interop.link(temp, final) != 0)
-            {
-                int errno = Interop.LastErrno;
-                if (errno == Interop.EEXIST) return false;
-                throw Interop.ErrnoException("link", final, errno);
-            }
+            int errno = Interop.LastErrno;
+            if (errno != Interop.EEXIST) throw Interop.ErrnoException("link", final, errno);
+            _held?.Taken?.Add(name);
+            return false;
         }
-        finally
-        {
-            Interop.unlink(temp);
-        }
+        DiscardPendingTemp();
+        _held?.Taken?.Add(name);
         // Like the reference, the last-reserved record is written after the reservation; it is only a hint.
-        WriteReplacing(Path.Combine(_dir, LastReservedPrefix + rangeSetIndex), Encoding.ASCII.GetBytes(IPAddressMath.Format(ip)));
+        WriteReplacing(PathOf(LastReservedPrefix + rangeSetIndex), Encoding.ASCII.GetBytes(name));
         return true;
     }
 
     public IPAddress? LastReserved(int rangeSetIndex)
     {
-        var bytes = ReadSmallFile(Path.Combine(_dir, LastReservedPrefix + rangeSetIndex), out _);
+        var bytes = ReadSmallFile(PathOf(LastReservedPrefix + rangeSetIndex));
         if (bytes is null) return null;
         return IPAddressMath.TryParse(Encoding.ASCII.GetString(bytes).Trim(), out var ip) ? ip : null;
     }
 
     public IReadOnlyList<IPAddress> Release(string containerId, string ifname)
     {
-        var all = ListAll();
-        var exact = all.Where(r => r.ContainerId == containerId && r.InterfaceName == ifname).ToList();
-        // For files written by older reference versions (container ID only), as the reference does.
-        var victims = exact.Count > 0 ? exact : all.Where(r => r.ContainerId == containerId && r.InterfaceName is null).ToList();
+        var (exact, legacy) = FindOwned(containerId, ifname);
+        // Files written by older reference versions (container ID only) count only when nothing matches exactly, as in the reference.
+        var victims = exact.Count > 0 ? exact : legacy;
         var released = new List<IPAddress>();
-        foreach (var r in victims)
-            if (ReleaseAddress(r.Address)) released.Add(r.Address);
+        foreach (var ip in victims)
+            if (ReleaseAddress(ip)) released.Add(ip);
         return released;
     }
 
     public bool ReleaseAddress(IPAddress ip)
     {
-        string path = PathOf(ip);
-        if (Interop.unlink(path) == 0) return true;
+        string name = IPAddressMath.Format(ip);
+        string path = PathOf(name);
+        if (Interop.unlink(path) == 0)
+        {
+            _held?.Taken?.Remove(name);
+            return true;
+        }
         int errno = Interop.LastErrno;
         if (errno == Interop.ENOENT) return false;
         throw Interop.ErrnoException("unlink", path, errno);
@@ -101,96 +109,96 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
 
     public IReadOnlyList<IPAddress> GetByOwner(string containerId, string ifname)
     {
-        var list = new List<IPAddress>();
-        foreach (var r in ListAll())
-            if (r.IsOwnedBy(containerId, ifname)) list.Add(r.Address);
-        return list;
+        var (exact, legacy) = FindOwned(containerId, ifname);
+        exact.AddRange(legacy);
+        return exact;
     }
 
-    /// <summary>
-    /// Every reservation: a scan of the directory's names, reading only the files whose names are addresses.
-    /// Leftover temporary files (from a writer killed mid-reservation) are removed on the way; callers hold the lock.
-    /// </summary>
+    /// <summary>One scan: the addresses held as "id\r\nifname" and those held as "id" alone (older reference files).</summary>
+    private (List<IPAddress> Exact, List<IPAddress> Legacy) FindOwned(string containerId, string ifname)
+    {
+        byte[] exactBytes = Encoding.UTF8.GetBytes(containerId.Trim() + LineBreak + ifname);
+        byte[] legacyBytes = Encoding.UTF8.GetBytes(containerId.Trim());
+        var exact = new List<IPAddress>();
+        var legacy = new List<IPAddress>();
+        Scan((name, content, readable) =>
+        {
+            if (!readable) return;
+            var trimmed = content.Trim(" \t\r\n\v\f"u8);
+            bool isExact = trimmed.SequenceEqual(exactBytes);
+            if (!isExact && !trimmed.SequenceEqual(legacyBytes)) return;
+            if (!IPAddressMath.TryParse(name, out var ip)) return;
+            (isExact ? exact : legacy).Add(ip);
+        });
+        return (exact, legacy);
+    }
+
+    /// <summary>Every reservation; an empty or unreadable file is a stale one (no owner). Callers hold the lock.</summary>
     public IReadOnlyList<Reservation> ListAll()
     {
         var list = new List<Reservation>();
-        if (!System.IO.Directory.Exists(_dir)) return list;
-        var names = new FileSystemEnumerable<string>(_dir, (ref FileSystemEntry e) => e.FileName.ToString(),
-            new EnumerationOptions { RecurseSubdirectories = false, IgnoreInaccessible = true, AttributesToSkip = 0 })
+        Scan((name, content, readable) =>
         {
-            ShouldIncludePredicate = (ref FileSystemEntry e) => !e.IsDirectory,
-        };
-        foreach (var name in names)
-        {
-            if (name.StartsWith(TempPrefix, StringComparison.Ordinal))
+            if (!IPAddressMath.TryParse(name, out var ip)) return;
+            var text = readable ? Encoding.UTF8.GetString(content.Trim(" \t\r\n\v\f"u8)) : "";
+            if (text.Length == 0)
             {
-                Interop.unlink(Path.Combine(_dir, name));
-                continue;
+                list.Add(new Reservation(ip, null, null));
+                return;
             }
-            if (name == LockFileName || name.StartsWith(LastReservedPrefix, StringComparison.Ordinal)) continue;
-            if (!IPAddressMath.TryParse(name, out var ip)) continue;
-            list.Add(ReadReservation(ip, Path.Combine(_dir, name)));
-        }
+            int br = text.IndexOf(LineBreak, StringComparison.Ordinal);
+            list.Add(br < 0
+                ? new Reservation(ip, text, null)
+                : new Reservation(ip, text[..br], text[(br + LineBreak.Length)..]));
+        });
         return list;
     }
 
-    private static Reservation ReadReservation(IPAddress ip, string path)
+    /// <summary>Reads a file of at most 4 KiB with open/read/close; null when it cannot be opened or read.</summary>
+    private static unsafe byte[]? ReadSmallFile(string path)
     {
-        var bytes = ReadSmallFile(path, out _);
-        if (bytes is null) return new Reservation(ip, null, null);
-        var text = Encoding.UTF8.GetString(bytes).Trim();
-        if (text.Length == 0) return new Reservation(ip, null, null);
-        int br = text.IndexOf(LineBreak, StringComparison.Ordinal);
-        return br < 0
-            ? new Reservation(ip, text, null)
-            : new Reservation(ip, text[..br], text[(br + LineBreak.Length)..]);
+        using var fd = Interop.open(path, Interop.O_RDONLY | Interop.O_NOFOLLOW);
+        if (fd.IsInvalid) return null;
+        byte* buf = stackalloc byte[4096];
+        int n = ReadUpTo(fd, buf, 4096);
+        return n < 0 ? null : new ReadOnlySpan<byte>(buf, n).ToArray();
     }
 
-    /// <summary>Reads a file of at most 4 KiB with open/read/close; null when it cannot be opened or read.</summary>
-    private static unsafe byte[]? ReadSmallFile(string path, out int errno)
+    /// <summary>Reads until EOF or the buffer is full; a short read of a regular file is its end. -1 on error.</summary>
+    private static unsafe int ReadUpTo(SafeFileHandle fd, byte* buf, int size)
     {
-        errno = 0;
-        using var fd = Interop.open(path, Interop.O_RDONLY | Interop.O_NOFOLLOW);
-        if (fd.IsInvalid)
-        {
-            errno = Interop.LastErrno;
-            return null;
-        }
-        byte* buf = stackalloc byte[4096];
         int total = 0;
-        while (total < 4096)
+        while (total < size)
         {
-            nint n = Interop.read(fd, buf + total, 4096 - total);
+            nint n = Interop.read(fd, buf + total, size - total);
             if (n < 0)
             {
-                errno = Interop.LastErrno;
-                if (errno == Interop.EINTR) continue;
-                return null;
+                if (Interop.LastErrno == Interop.EINTR) continue;
+                return -1;
             }
             if (n == 0) break;
             total += (int)n;
+            if (total < size) break;
         }
-        return new ReadOnlySpan<byte>(buf, total).ToArray();
+        return total;
     }
 
     /// <summary>Writes content to a fresh temporary file in the store directory and returns its path.</summary>
     private string WriteTemp(ReadOnlySpan<byte> content)
     {
-        EnsureDirectory();
-        string temp = Path.Combine(_dir, $"{TempPrefix}{Environment.ProcessId}.{Interlocked.Increment(ref s_tempCounter)}");
-        using var fd = Interop.open(temp, Interop.O_WRONLY | Interop.O_CREAT | Interop.O_EXCL | Interop.O_NOFOLLOW, 0b110_100_100);
-        if (fd.IsInvalid)
+        while (true)
         {
-            int errno = Interop.LastErrno;
-            if (errno == Interop.EEXIST)
+            string temp = PathOf($"{TempPrefix}{Environment.ProcessId}.{Interlocked.Increment(ref s_tempCounter)}");
+            using var fd = Interop.open(temp, Interop.O_WRONLY | Interop.O_CREAT | Interop.O_EXCL | Interop.O_NOFOLLOW, 0b110_100_100);
+            if (fd.IsInvalid)
             {
-                Interop.unlink(temp);
-                return WriteTemp(content);
+                int errno = Interop.LastErrno;
+                if (errno == Interop.EEXIST) continue; // a leftover of an earlier process with our pid
+                throw Interop.ErrnoException("open", temp, errno);
             }
-            throw Interop.ErrnoException("open", temp, errno);
+            WriteAll(fd, content, temp);
+            return temp;
         }
-        WriteAll(fd, content, temp);
-        return temp;
     }
 
     private static unsafe void WriteAll(SafeFileHandle fd, ReadOnlySpan<byte> content, string path)
@@ -225,15 +233,40 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
         }
     }
 
+    // One temporary file holding the owner line is linked to candidate after candidate, so a taken address
+    // costs a single failed link(), like the reference's single failed open(O_EXCL).
+    private string? _pendingTemp;
+    private byte[]? _pendingContent;
+
+    private string PendingTemp(byte[] content)
+    {
+        if (_pendingTemp is not null && _pendingContent!.AsSpan().SequenceEqual(content)) return _pendingTemp;
+        DiscardPendingTemp();
+        _pendingTemp = WriteTemp(content);
+        _pendingContent = content;
+        return _pendingTemp;
+    }
+
+    private void DiscardPendingTemp()
+    {
+        if (_pendingTemp is null) return;
+        Interop.unlink(_pendingTemp);
+        _pendingTemp = null;
+        _pendingContent = null;
+    }
+
     /// <summary>STATUS: the directory can be created and a file written in it.</summary>
     public void ProbeWritable()
     {
+        EnsureDirectory();
         string temp = WriteTemp("status"u8);
         Interop.unlink(temp);
     }
 
     public void Dispose()
     {
+        DiscardPendingTemp();
+        _held?.Dispose();
         _lockFd?.Dispose();
         _lockFd = null;
     }
