@@ -29,17 +29,17 @@ conf() { # conf DATADIR
 
 now_ns() { date +%s%N; }
 
-# run_calls PLUGIN DATADIR COMMAND FIRST_ID COUNT -> prints mean ms per call
+# run_calls PLUGIN DATADIR COMMAND FIRST_ID COUNT -> prints "wall_ms cpu_ms" per call (cpu = user+sys of the
+# plugin processes, which is steadier than wall time on a loaded machine)
 run_calls() {
-  local plugin=$1 data=$2 cmd=$3 first=$4 count=$5 c start end i
+  local plugin=$1 data=$2 cmd=$3 first=$4 count=$5 c out
   c=$(conf "$data")
-  start=$(now_ns)
-  for ((i = first; i < first + count; i++)); do
-    CNI_COMMAND=$cmd CNI_CONTAINERID=bench$i CNI_NETNS=/var/run/netns/bench CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
-      "$plugin" <<<"$c" >/dev/null || { echo "$plugin $cmd bench$i failed" >&2; exit 1; }
-  done
-  end=$(now_ns)
-  awk -v t=$((end - start)) -v n="$count" 'BEGIN { printf "%.2f", t / n / 1e6 }'
+  out=$(/usr/bin/time -f "%e %U %S" bash -c '
+    for ((i = $3; i < $3 + $4; i++)); do
+      CNI_COMMAND=$2 CNI_CONTAINERID=bench$i CNI_NETNS=/var/run/netns/bench CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
+        "$1" <<<"$5" >/dev/null || { echo "$1 $2 bench$i failed" >&2; exit 1; }
+    done' _ "$plugin" "$cmd" "$first" "$count" "$c" 2>&1 >/dev/null | tail -1)
+  awk -v n="$count" -v o="$out" 'BEGIN { split(o, t, " "); printf "%.2f/%.2f", t[1] * 1000 / n, (t[2] + t[3]) * 1000 / n }'
 }
 
 # populate DIR COUNT: reservations in the reference format, spread over the /16, last_reserved_ip.0 in the middle
@@ -62,11 +62,11 @@ PY
 echo "reference: $REF"
 echo "ours:      $OURS ($(stat -c %s "$OURS") bytes)"
 echo "calls per measurement: sequential=$N_SEQ, store-size=$N_BIG; machine: $(nproc) cores, $(uname -r)"
-printf '\n%-48s %12s %12s\n' "measurement (mean ms per call)" "reference" "ours"
+printf '\n%-48s %14s %14s\n' "mean ms per call: wall/cpu" "reference" "ours"
 
 for p in REF OURS; do mkdir -p "$WORK/seq-$p"; done
 r=$(run_calls "$REF" "$WORK/seq-REF" ADD 0 "$N_SEQ"); o=$(run_calls "$OURS" "$WORK/seq-OURS" ADD 0 "$N_SEQ")
-printf '%-48s %12s %12s\n' "ADD, sequential, empty store ($N_SEQ calls)" "$r" "$o"
+printf '%-48s %14s %14s\n' "ADD, sequential, empty store ($N_SEQ calls)" "$r" "$o"
 
 populate "$WORK/template-10" 10
 populate "$WORK/template-big" "$BIG"
@@ -74,9 +74,9 @@ for size in 10 big; do
   for p in REF OURS; do rm -rf "$WORK/s-$p"; cp -a "$WORK/template-$size" "$WORK/s-$p"; done
   label=$([ $size = big ] && echo $BIG || echo 10)
   r=$(run_calls "$REF" "$WORK/s-REF" ADD 100000 "$N_BIG"); o=$(run_calls "$OURS" "$WORK/s-OURS" ADD 100000 "$N_BIG")
-  printf '%-48s %12s %12s\n' "ADD with $label reservations in a /16" "$r" "$o"
+  printf '%-48s %14s %14s\n' "ADD with $label reservations in a /16" "$r" "$o"
   if [ $size = big ]; then
     r=$(run_calls "$REF" "$WORK/s-REF" DEL 100000 "$N_BIG"); o=$(run_calls "$OURS" "$WORK/s-OURS" DEL 100000 "$N_BIG")
-    printf '%-48s %12s %12s\n' "DEL with $label reservations in a /16" "$r" "$o"
+    printf '%-48s %14s %14s\n' "DEL with $label reservations in a /16" "$r" "$o"
   fi
 done

@@ -160,4 +160,48 @@ public class PluginTests : IDisposable
         Assert.Equal(seen.Single(kv => kv.Value == "ref1" && !kv.Key.Contains(':')).Key, again.GetProperty("ips")[0].GetProperty("address").GetString());
         Assert.Equal(12 * 2 - 4, _t.Names().Count(n => !n.StartsWith("last_") && n != "lock"));
     }
+
+    [Fact]
+    public void Reference_and_ours_running_concurrently_never_share_an_address()
+    {
+        if (!File.Exists(ReferencePlugin))
+        {
+            Console.WriteLine($"SKIP: {ReferencePlugin} not installed");
+            return;
+        }
+        string c = Config("""[{"subnet":"10.8.0.0/24"}]""", version: "1.0.0");
+        const int each = 30;
+        var refResults = new List<string>();
+        Exception? refFailure = null;
+        var refWorker = new Thread(() =>
+        {
+            try
+            {
+                for (int i = 0; i < each; i++)
+                {
+                    var (rc, text) = RunReference("ADD", c, $"ref{i}");
+                    if (rc != 0) throw new Exception($"reference ADD failed: {text}");
+                    lock (refResults) refResults.Add(JsonDocument.Parse(text).RootElement.GetProperty("ips")[0].GetProperty("address").GetString()!);
+                }
+            }
+            catch (Exception e)
+            {
+                refFailure = e;
+            }
+        });
+        refWorker.Start();
+        var ours = new List<string>();
+        for (int i = 0; i < each; i++)
+        {
+            var (rc, o) = Run("ADD", c, id: $"ours{i}");
+            Assert.Equal(0, rc);
+            ours.Add(o.GetProperty("ips")[0].GetProperty("address").GetString()!);
+        }
+        Assert.True(refWorker.Join(TimeSpan.FromSeconds(120)));
+        Assert.Null(refFailure);
+        var all = ours.Concat(refResults).ToList();
+        Assert.Equal(2 * each, all.Count);
+        Assert.Equal(all.Count, all.Distinct().Count());
+        Assert.Equal(2 * each, _t.Names().Count(n => n.StartsWith("10.8.")));
+    }
 }
