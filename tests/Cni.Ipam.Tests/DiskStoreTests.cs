@@ -123,14 +123,23 @@ public class DiskStoreTests : IDisposable
         const int threads = 6, each = 25;
         var config = _t.Config("""[{"subnet":"10.2.0.0/24"}]""");
         var results = new IPAddress[threads][];
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
         var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
         {
-            var ipam = HostLocalIpam.OnDisk(config);
-            results[t] = Enumerable.Range(0, each)
-                .Select(i => ipam.Add(new IpamRequest($"t{t}-{i}", "eth0")).Addresses[0].Address.Address).ToArray();
+            try
+            {
+                var ipam = HostLocalIpam.OnDisk(config);
+                results[t] = Enumerable.Range(0, each)
+                    .Select(i => ipam.Add(new IpamRequest($"t{t}-{i}", "eth0")).Addresses[0].Address.Address).ToArray();
+            }
+            catch (Exception e)
+            {
+                failures.Enqueue(e);
+            }
         })).ToList();
         workers.ForEach(w => w.Start());
         workers.ForEach(w => Assert.True(w.Join(TimeSpan.FromSeconds(60))));
+        Assert.Empty(failures);
         var all = results.SelectMany(r => r).ToList();
         Assert.Equal(threads * each, all.Distinct().Count());
         Assert.Equal(threads * each, _t.Names().Count(n => n.StartsWith("10.")));
