@@ -40,7 +40,7 @@ build_plugins() {
   for proj in cmd/*/; do
     name=$(basename "$proj")
     log "publishing $name (NativeAOT)"
-    dotnet publish "$proj" -c Release -o "$BIN" -p:CopyOutputSymbolsToPublishDirectory=false -nologo -v quiet \
+    dotnet publish "$proj" -c Release -o "$BIN" -p:CopyOutputSymbolsToPublishDirectory=false -p:DebugType=none -nologo -v quiet \
       | { grep -E "error|warn" || true; }
     [ -x "$BIN/$name" ] || { log "$name was not built"; exit 1; }
   done

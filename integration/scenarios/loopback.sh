@@ -58,6 +58,9 @@ check "node namespace lo untouched by the call (still up)" link_is_up "$NODE" lo
 check "libcni cached the attachment" test "$(cache_entries)" -eq 1
 
 check "CHECK succeeds" cni_run "$NODE" check "$NET" "$CTR"
+ip -n "$CTR" link set lo down
+check_fails "CHECK fails when lo is down" cni_run "$NODE" check "$NET" "$CTR"
+ip -n "$CTR" link set lo up
 
 check "DEL succeeds" cni_run "$NODE" del "$NET" "$CTR"
 check "DEL removed the cache entry" cache_is_empty
