@@ -1,0 +1,273 @@
+using System.Net;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+
+namespace Cni.Ipam.Disk;
+
+/// <summary>
+/// The reference host-local's on-disk layout, so the reference plugin and this one can share a store:
+/// <c>dataDir/network/</c> holds one file per reserved address (named as Go prints the address) containing
+/// <c>containerID\r\nifname</c>, <c>last_reserved_ip.N</c> per range set, and <c>lock</c>, taken with flock.
+/// Reservations are written to a temporary name and linked into place, so one is visible complete or not at
+/// all and link()'s EEXIST gives the same "first one wins" as the reference's O_EXCL create.
+/// </summary>
+/// <remarks>
+/// Finding an attachment's reservations is a scan (the reference layout has no index, and an index we kept
+/// beside it would go stale whenever the reference plugin writes): one getdents64 pass over the directory and
+/// one openat/read/close per address file, comparing bytes without decoding. While the lock is held, the
+/// names seen by the last scan are known taken, so allocation skips them without a system call.
+/// </remarks>
+public sealed partial class DiskReservationStore : IReservationStore, IDisposable
+{
+    public const string LockFileName = "lock";
+    public const string LastReservedPrefix = "last_reserved_ip.";
+    /// <summary>Temporary files start with this; any present while we hold the lock were left by a crashed writer.</summary>
+    internal const string TempPrefix = ".host-local-tmp.";
+    private const string LineBreak = "\r\n";
+
+    private readonly string _dir;
+    private readonly TimeSpan _lockTimeout;
+    private static int s_tempCounter;
+
+    public DiskReservationStore(string dataDir, string network, TimeSpan? lockTimeout = null)
+    {
+        StoreNames.ValidateNetworkName(network);
+        _dir = Path.Combine(string.IsNullOrEmpty(dataDir) ? IpamConfig.DefaultDataDir : dataDir, network);
+        _lockTimeout = lockTimeout ?? IpamConfig.DefaultLockTimeout;
+    }
+
+    /// <summary>The network's directory: <c>dataDir/network</c>.</summary>
+    public string Directory => _dir;
+
+    private string PathOf(string name) => Path.Combine(_dir, name);
+
+    private void EnsureDirectory()
+    {
+        try
+        {
+            System.IO.Directory.CreateDirectory(_dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreIOException($"cannot create store directory {_dir}: {e.Message}", e);
+        }
+    }
+
+    public bool TryReserve(IPAddress ip, string containerId, string ifname, int rangeSetIndex)
+    {
+        string name = IPAddressMath.Format(ip);
+        if (_held is { Taken: { } taken } && taken.Contains(name)) return false;
+
+        byte[] content = Encoding.UTF8.GetBytes(containerId.Trim() + LineBreak + ifname);
+        string temp = PendingTemp(content);
+        string final = PathOf(name);
+        if (Interop.link(temp, final) != 0)
+        {
+            int errno = Interop.LastErrno;
+            if (errno != Interop.EEXIST) throw Interop.ErrnoException("link", final, errno);
+            _held?.Taken?.Add(name);
+            return false;
+        }
+        DiscardPendingTemp();
+        _held?.Taken?.Add(name);
+        // Like the reference, the last-reserved record is written after the reservation; it is only a hint.
+        WriteReplacing(PathOf(LastReservedPrefix + rangeSetIndex), Encoding.ASCII.GetBytes(name));
+        return true;
+    }
+
+    public IPAddress? LastReserved(int rangeSetIndex)
+    {
+        var bytes = ReadSmallFile(PathOf(LastReservedPrefix + rangeSetIndex));
+        if (bytes is null) return null;
+        return IPAddressMath.TryParse(Encoding.ASCII.GetString(bytes).Trim(), out var ip) ? ip : null;
+    }
+
+    public IReadOnlyList<IPAddress> Release(string containerId, string ifname)
+    {
+        var (exact, legacy) = FindOwned(containerId, ifname);
+        // Files written by older reference versions (container ID only) count only when nothing matches exactly, as in the reference.
+        var victims = exact.Count > 0 ? exact : legacy;
+        var released = new List<IPAddress>();
+        foreach (var ip in victims)
+            if (ReleaseAddress(ip)) released.Add(ip);
+        return released;
+    }
+
+    public bool ReleaseAddress(IPAddress ip)
+    {
+        string name = IPAddressMath.Format(ip);
+        string path = PathOf(name);
+        if (Interop.unlink(path) == 0)
+        {
+            _held?.Taken?.Remove(name);
+            return true;
+        }
+        int errno = Interop.LastErrno;
+        if (errno == Interop.ENOENT) return false;
+        throw Interop.ErrnoException("unlink", path, errno);
+    }
+
+    public IReadOnlyList<IPAddress> GetByOwner(string containerId, string ifname)
+    {
+        var (exact, legacy) = FindOwned(containerId, ifname);
+        exact.AddRange(legacy);
+        return exact;
+    }
+
+    /// <summary>One scan: the addresses held as "id\r\nifname" and those held as "id" alone (older reference files).</summary>
+    private (List<IPAddress> Exact, List<IPAddress> Legacy) FindOwned(string containerId, string ifname)
+    {
+        byte[] exactBytes = Encoding.UTF8.GetBytes(containerId.Trim() + LineBreak + ifname);
+        byte[] legacyBytes = Encoding.UTF8.GetBytes(containerId.Trim());
+        var exact = new List<IPAddress>();
+        var legacy = new List<IPAddress>();
+        Scan((name, content, readable) =>
+        {
+            if (!readable) return;
+            var trimmed = content.Trim(" \t\r\n\v\f"u8);
+            bool isExact = trimmed.SequenceEqual(exactBytes);
+            if (!isExact && !trimmed.SequenceEqual(legacyBytes)) return;
+            if (!IPAddressMath.TryParse(name, out var ip)) return;
+            (isExact ? exact : legacy).Add(ip);
+        });
+        return (exact, legacy);
+    }
+
+    /// <summary>Every reservation; an empty or unreadable file is a stale one (no owner). Callers hold the lock.</summary>
+    public IReadOnlyList<Reservation> ListAll()
+    {
+        var list = new List<Reservation>();
+        Scan((name, content, readable) =>
+        {
+            if (!IPAddressMath.TryParse(name, out var ip)) return;
+            var text = readable ? Encoding.UTF8.GetString(content.Trim(" \t\r\n\v\f"u8)) : "";
+            if (text.Length == 0)
+            {
+                list.Add(new Reservation(ip, null, null));
+                return;
+            }
+            int br = text.IndexOf(LineBreak, StringComparison.Ordinal);
+            list.Add(br < 0
+                ? new Reservation(ip, text, null)
+                : new Reservation(ip, text[..br], text[(br + LineBreak.Length)..]));
+        });
+        return list;
+    }
+
+    /// <summary>Reads a file of at most 4 KiB with open/read/close; null when it cannot be opened or read.</summary>
+    private static unsafe byte[]? ReadSmallFile(string path)
+    {
+        using var fd = Interop.open(path, Interop.O_RDONLY | Interop.O_NOFOLLOW);
+        if (fd.IsInvalid) return null;
+        byte* buf = stackalloc byte[4096];
+        int n = ReadUpTo(fd, buf, 4096);
+        return n < 0 ? null : new ReadOnlySpan<byte>(buf, n).ToArray();
+    }
+
+    /// <summary>Reads until EOF or the buffer is full; a short read of a regular file is its end. -1 on error.</summary>
+    private static unsafe int ReadUpTo(SafeFileHandle fd, byte* buf, int size)
+    {
+        int total = 0;
+        while (total < size)
+        {
+            nint n = Interop.read(fd, buf + total, size - total);
+            if (n < 0)
+            {
+                if (Interop.LastErrno == Interop.EINTR) continue;
+                return -1;
+            }
+            if (n == 0) break;
+            total += (int)n;
+            if (total < size) break;
+        }
+        return total;
+    }
+
+    /// <summary>Writes content to a fresh temporary file in the store directory and returns its path.</summary>
+    private string WriteTemp(ReadOnlySpan<byte> content)
+    {
+        while (true)
+        {
+            string temp = PathOf($"{TempPrefix}{Environment.ProcessId}.{Interlocked.Increment(ref s_tempCounter)}");
+            using var fd = Interop.open(temp, Interop.O_WRONLY | Interop.O_CREAT | Interop.O_EXCL | Interop.O_NOFOLLOW, 0b110_100_100);
+            if (fd.IsInvalid)
+            {
+                int errno = Interop.LastErrno;
+                if (errno == Interop.EEXIST) continue; // a leftover of an earlier process with our pid
+                throw Interop.ErrnoException("open", temp, errno);
+            }
+            WriteAll(fd, content, temp);
+            return temp;
+        }
+    }
+
+    private static unsafe void WriteAll(SafeFileHandle fd, ReadOnlySpan<byte> content, string path)
+    {
+        fixed (byte* p = content)
+        {
+            int done = 0;
+            while (done < content.Length)
+            {
+                nint n = Interop.write(fd, p + done, content.Length - done);
+                if (n < 0)
+                {
+                    int errno = Interop.LastErrno;
+                    if (errno == Interop.EINTR) continue;
+                    Interop.unlink(path);
+                    throw Interop.ErrnoException("write", path, errno);
+                }
+                done += (int)n;
+            }
+        }
+    }
+
+    /// <summary>Replaces a file atomically (temporary file, then rename over it).</summary>
+    private void WriteReplacing(string path, ReadOnlySpan<byte> content)
+    {
+        string temp = WriteTemp(content);
+        if (Interop.rename(temp, path) != 0)
+        {
+            int errno = Interop.LastErrno;
+            Interop.unlink(temp);
+            throw Interop.ErrnoException("rename", path, errno);
+        }
+    }
+
+    // One temporary file holding the owner line is linked to candidate after candidate, so a taken address
+    // costs a single failed link(), like the reference's single failed open(O_EXCL).
+    private string? _pendingTemp;
+    private byte[]? _pendingContent;
+
+    private string PendingTemp(byte[] content)
+    {
+        if (_pendingTemp is not null && _pendingContent!.AsSpan().SequenceEqual(content)) return _pendingTemp;
+        DiscardPendingTemp();
+        _pendingTemp = WriteTemp(content);
+        _pendingContent = content;
+        return _pendingTemp;
+    }
+
+    private void DiscardPendingTemp()
+    {
+        if (_pendingTemp is null) return;
+        Interop.unlink(_pendingTemp);
+        _pendingTemp = null;
+        _pendingContent = null;
+    }
+
+    /// <summary>STATUS: the directory can be created and a file written in it.</summary>
+    public void ProbeWritable()
+    {
+        EnsureDirectory();
+        string temp = WriteTemp("status"u8);
+        Interop.unlink(temp);
+    }
+
+    public void Dispose()
+    {
+        DiscardPendingTemp();
+        _held?.Dispose();
+        _lockFd?.Dispose();
+        _lockFd = null;
+    }
+}
