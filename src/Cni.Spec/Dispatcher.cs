@@ -1,4 +1,5 @@
 using System.Collections;
+using Microsoft.Win32.SafeHandles;
 using System.Text.Json;
 
 namespace Cni.Spec;
@@ -15,9 +16,12 @@ public static class Dispatcher
     /// <summary>The entry point of a plugin executable.</summary>
     public static int Main(CniPlugin plugin)
     {
-        using var stdin = Console.OpenStandardInput();
-        using var stdout = Console.OpenStandardOutput();
-        return Run(plugin, ProcessEnvironment(), stdin, stdout, Console.Error);
+        // Plain streams over descriptors 0, 1 and 2: System.Console would start its terminal and
+        // signal handling first, which a plugin that lives for milliseconds does not need.
+        using var stdin = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
+        using var stdout = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+        using var stderr = new StreamWriter(new FileStream(new SafeFileHandle(2, ownsHandle: false), FileAccess.Write, bufferSize: 0));
+        return Run(plugin, ProcessEnvironment(), stdin, stdout, stderr);
     }
 
     public static IReadOnlyDictionary<string, string> ProcessEnvironment()
