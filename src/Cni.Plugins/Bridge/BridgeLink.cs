@@ -1,0 +1,69 @@
+using System.Net.NetworkInformation;
+using System.Security.Cryptography;
+using Cni.Linux.Interop;
+using Cni.Linux.Netlink;
+using Cni.Linux.Route;
+using Cni.Spec;
+
+namespace Cni.Plugins.Bridge;
+
+/// <summary>The host bridge: created when missing, shared by every attachment, never removed by DEL.</summary>
+public static class BridgeLink
+{
+    /// <summary>
+    /// Returns the bridge named <paramref name="name"/>, creating it when missing. Two ADDs that both find no
+    /// bridge race on the create: EEXIST is success, and the link is re-read and checked to be a bridge.
+    /// A bridge we create gets an explicit MAC so it keeps it as ports come and go; an existing bridge has
+    /// its current MAC written back, which pins it the same way.
+    /// </summary>
+    public static Link Ensure(RouteSocket host, string name, int mtu, bool promiscuous)
+    {
+        var link = host.GetLink(name);
+        if (link is null)
+        {
+            try
+            {
+                host.AddLink(new BridgeSpec(name) { Mtu = mtu > 0 ? mtu : null, Address = RandomLocalMac() });
+            }
+            catch (NetlinkException e) when (e.Errno == Errno.EEXIST)
+            {
+                // Another ADD created it between our lookup and our create: fine.
+            }
+            catch (NetlinkException e)
+            {
+                throw new CniException(ErrorCode.FirstPluginCode, $"failed to create bridge \"{name}\": {e.Message}");
+            }
+            link = host.GetLink(name)
+                ?? throw new CniException(ErrorCode.TryAgainLater, $"bridge \"{name}\" disappeared while it was being set up");
+        }
+        if (link.Kind != "bridge")
+            throw new CniException(ErrorCode.FirstPluginCode, $"\"{name}\" already exists but is not a bridge",
+                $"link kind is \"{link.Kind ?? "none"}\"");
+
+        if (link.Address is { } mac && mac.GetAddressBytes().Length == 6 && !IsZero(mac))
+            host.SetLinkAddress(link.Index, mac);
+        if (promiscuous && (link.Flags & RouteSocket.IFF_PROMISC) == 0)
+            host.SetLinkPromiscuous(link.Index, true);
+        if (!link.IsUp)
+            host.SetLinkUp(link.Index);
+
+        // We own the routes of this interface: no router advertisements (best effort, as the reference).
+        HostSysctl.TryWrite($"net/ipv6/conf/{name}/accept_ra", "0");
+        return host.GetLink(link.Index) ?? link;
+    }
+
+    /// <summary>A random, locally administered, unicast MAC.</summary>
+    public static PhysicalAddress RandomLocalMac()
+    {
+        byte[] b = RandomNumberGenerator.GetBytes(6);
+        b[0] = (byte)((b[0] & 0xFE) | 0x02);
+        return new PhysicalAddress(b);
+    }
+
+    private static bool IsZero(PhysicalAddress mac)
+    {
+        foreach (byte x in mac.GetAddressBytes())
+            if (x != 0) return false;
+        return true;
+    }
+}
