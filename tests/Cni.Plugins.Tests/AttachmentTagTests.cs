@@ -43,3 +43,13 @@ public class AttachmentTagTests
         Assert.True(HardwareAddress.TryParse("01:00:5e:00:00:01", out var mcast) && mcast.IsMulticast);
     }
 }
+
+public class Fnv1aTests
+{
+    [Theory]
+    [InlineData("", 0xcbf29ce484222325UL)]
+    [InlineData("a", 0xaf63dc4c8601ec8cUL)]
+    [InlineData("foobar", 0x85944171f73967e8UL)]
+    public void Fnv1a64_matches_the_published_test_vectors(string input, ulong expected) =>
+        Assert.Equal(expected, AttachmentTag.Fnv1a64(System.Text.Encoding.ASCII.GetBytes(input)));
+}
