@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Net;
-using System.Security.Cryptography;
 
 namespace Cni.Plugins.Vxlan;
 
@@ -11,8 +10,8 @@ namespace Cni.Plugins.Vxlan;
 public static class VtepAddress
 {
     /// <summary>
-    /// The first six bytes of SHA-256("sharpcni-vxlan" NUL, VNI big-endian, address bytes), made a locally
-    /// administered unicast address.
+    /// The low 48 bits of FNV-1a("sharpcni-vxlan" NUL, VNI big-endian, address bytes), made a locally administered
+    /// unicast address. A plain hash on purpose, as <see cref="AttachmentTag"/>: no OpenSSL at start-up.
     /// </summary>
     public static HardwareAddress Derive(uint vni, IPAddress local)
     {
@@ -24,9 +23,8 @@ public static class VtepAddress
         BinaryPrimitives.WriteUInt32BigEndian(input[label.Length..], vni);
         addr.CopyTo(input[(label.Length + 4)..]);
 
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(input, hash);
-        hash[0] = (byte)((hash[0] & 0xFE) | 0x02); // unicast, locally administered
-        return HardwareAddress.FromBytes(hash[..6]);
+        ulong mac = AttachmentTag.Fnv1a64(input) & 0xFFFF_FFFF_FFFFUL;
+        mac = (mac & ~(0x01UL << 40)) | (0x02UL << 40); // unicast, locally administered
+        return new HardwareAddress(mac);
     }
 }

@@ -20,6 +20,13 @@ public class VtepAddressTests
     }
 
     [Fact]
+    public void Vtep_mac_derivation_is_stable_across_versions()
+    {
+        // A changed derivation would change every VTEP's MAC on upgrade: pin one vector.
+        Assert.Equal("4e:c8:62:83:59:18", VtepAddress.Derive(4242, IPAddress.Parse("192.168.10.1")).ToString());
+    }
+
+    [Fact]
     public void Vtep_mac_is_unicast_and_locally_administered()
     {
         for (uint vni = 1; vni < 200; vni++)
