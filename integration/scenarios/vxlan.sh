@@ -23,7 +23,7 @@ TEST_CNI_PATH="$PLUGINS"
 VNI=$((0x$RUN_ID % 1000000 + 1000))
 MVNI=$((VNI + 1))
 LOCKS=("/run/sharpcni/vxlan-$VNI.lock" "/run/sharpcni/vxlan-$MVNI.lock")
-cleanup_locks() { rm -f "${LOCKS[@]}"; }
+cleanup_locks() { rm -f "${LOCKS[@]}"; rmdir /run/sharpcni 2>/dev/null; }
 trap 'cleanup_locks; _cnit_cleanup' EXIT
 
 # ---- underlay: switch namespace with a bridge, one veth per host -------------------------------------
