@@ -1,23 +1,96 @@
+using Cni.Firewall;
+using Cni.Linux.Interop;
+using Cni.Linux.Netfilter;
 using Cni.Spec;
 
 namespace Cni.Plugins;
 
-/// <summary>The firewall implementations plugins use by default.</summary>
+/// <summary>
+/// The firewall the plugins use: nftables over netlink in the project's own table (see
+/// <see cref="SharpCniTable"/>). A netlink socket is opened only when a rule is needed.
+/// </summary>
 public static class Firewall
 {
-    public static IMasquerade Masquerade() => new UnavailableFirewall();
-    public static IInternalNetwork InternalNetwork() => new UnavailableFirewall();
+    public static IMasquerade Masquerade() => new NftMasquerade();
+    public static IInternalNetwork InternalNetwork() => new NftInternalNetwork();
 
-    /// <summary>Until the nftables rulesets are wired in: fail clearly instead of ignoring ipMasq/internal.</summary>
-    private sealed class UnavailableFirewall : IMasquerade, IInternalNetwork
+    private static CniException Failed(string what, Exception e) =>
+        new(ErrorCode.Internal, $"{what}: {e.Message}", e is LinuxException le ? le.ErrnoName : null);
+
+    private sealed class NftMasquerade : IMasquerade
     {
-        private static CniException NotAvailable(string what) =>
-            new(ErrorCode.UnsupportedField, $"{what} is not available in this build (no nftables backend)");
+        public void Add(AttachmentTag tag, string network, IReadOnlyList<IPPrefix> addresses)
+        {
+            try
+            {
+                using var nft = NftConnection.Open();
+                new MasqueradeRules(nft).Add(network, tag.ContainerId, tag.IfName, addresses);
+            }
+            catch (Exception e) when (e is LinuxException)
+            {
+                throw Failed("failed to add masquerade rules", e);
+            }
+        }
 
-        public void Add(AttachmentTag tag, string network, IReadOnlyList<IPPrefix> addresses) => throw NotAvailable("ipMasq");
-        public void Remove(AttachmentTag tag) { }
-        public void Check(AttachmentTag tag, IReadOnlyList<IPPrefix> addresses) => throw NotAvailable("ipMasq");
-        public void Ensure(string bridge) => throw NotAvailable("internal");
-        public void Check(string bridge) => throw NotAvailable("internal");
+        public void Remove(AttachmentTag tag)
+        {
+            try
+            {
+                using var nft = NftConnection.Open();
+                new MasqueradeRules(nft).Remove(tag.ContainerId, tag.IfName);
+            }
+            catch (Exception e) when (e is LinuxException)
+            {
+                throw Failed("failed to remove masquerade rules", e);
+            }
+        }
+
+        public void Check(AttachmentTag tag, IReadOnlyList<IPPrefix> addresses)
+        {
+            IReadOnlyList<string> problems;
+            try
+            {
+                using var nft = NftConnection.Open();
+                problems = new MasqueradeRules(nft).Check(tag.ContainerId, tag.IfName, addresses);
+            }
+            catch (Exception e) when (e is LinuxException)
+            {
+                throw Failed("failed to read masquerade rules", e);
+            }
+            if (problems.Count > 0)
+                throw new CniException(ErrorCode.Internal, "masquerade rules are missing or changed", string.Join("; ", problems));
+        }
+    }
+
+    private sealed class NftInternalNetwork : IInternalNetwork
+    {
+        public void Ensure(string bridge)
+        {
+            try
+            {
+                using var nft = NftConnection.Open();
+                new InternalNetworkRules(nft).Ensure(bridge);
+            }
+            catch (Exception e) when (e is LinuxException)
+            {
+                throw Failed("failed to add internal-network rules", e);
+            }
+        }
+
+        public void Check(string bridge)
+        {
+            bool present;
+            try
+            {
+                using var nft = NftConnection.Open();
+                present = new InternalNetworkRules(nft).IsInternal(bridge);
+            }
+            catch (Exception e) when (e is LinuxException)
+            {
+                throw Failed("failed to read internal-network rules", e);
+            }
+            if (!present)
+                throw new CniException(ErrorCode.Internal, $"internal-network rules for bridge {bridge} are missing");
+        }
     }
 }

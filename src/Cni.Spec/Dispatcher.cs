@@ -148,14 +148,14 @@ public static class Dispatcher
             catch (JsonException) { /* VERSION does not depend on its input */ }
         }
         var info = new VersionResult { CniVersion = answer, SupportedVersions = [.. plugin.SupportedVersions] };
-        stdout.Write(JsonSerializer.SerializeToUtf8Bytes(info, SpecJsonContext.Default.VersionResult));
+        stdout.Write(JsonSerializer.SerializeToUtf8Bytes(info, SpecJsonWriteContext.Default.VersionResult));
         stdout.Flush();
     }
 
     public static void WriteError(Stream stdout, string version, int code, string msg, string? details)
     {
         var error = new ErrorResult { CniVersion = version, Code = code, Msg = msg, Details = string.IsNullOrEmpty(details) ? null : details };
-        stdout.Write(JsonSerializer.SerializeToUtf8Bytes(error, SpecJsonContext.Default.ErrorResult));
+        stdout.Write(JsonSerializer.SerializeToUtf8Bytes(error, SpecJsonWriteContext.Default.ErrorResult));
         stdout.Flush();
     }
 

@@ -1,4 +1,5 @@
-using System.Diagnostics;
+using Cni.Linux.Interop;
+using Cni.Linux.Processes;
 using System.Text.Json;
 
 namespace Cni.Spec;
@@ -39,39 +40,19 @@ public static class IpamDelegate
     private static byte[] Exec(CniRequest request, string command)
     {
         string exe = Find(request.Config.IpamType, request.Path);
-        var psi = new ProcessStartInfo(exe)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = false,
-            UseShellExecute = false,
-        };
-        psi.Environment.Clear();
-        foreach (var kv in request.Environment) psi.Environment[kv.Key] = kv.Value;
-        psi.Environment["CNI_COMMAND"] = command;
-
-        byte[] output;
-        int exitCode;
+        var environment = request.Environment.Where(kv => kv.Key != "CNI_COMMAND")
+            .Append(new KeyValuePair<string, string>("CNI_COMMAND", command));
+        ChildProcessResult run;
         try
         {
-            using var process = Process.Start(psi) ?? throw new CniException(ErrorCode.Internal, $"failed to start {exe}");
-            using (var stdin = process.StandardInput.BaseStream)
-            {
-                stdin.Write(request.StdinData);
-            }
-            using var ms = new MemoryStream();
-            process.StandardOutput.BaseStream.CopyTo(ms);
-            process.WaitForExit();
-            output = ms.ToArray();
-            exitCode = process.ExitCode;
+            run = ChildProcess.Run(exe, [exe], environment, request.StdinData);
         }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
+        catch (LinuxException e)
         {
             throw new CniException(ErrorCode.Internal, $"failed to run IPAM plugin {exe}: {e.Message}");
         }
-
-        if (exitCode != 0) throw ErrorFrom(output, exe, exitCode);
-        return output;
+        if (run.ExitCode != 0) throw ErrorFrom(run.Stdout, exe, run.ExitCode);
+        return run.Stdout;
     }
 
     /// <summary>Passes the delegated plugin's own error through unchanged.</summary>

@@ -24,3 +24,21 @@ namespace Cni.Spec;
 public partial class SpecJsonContext : JsonSerializerContext
 {
 }
+
+/// <summary>
+/// Write-only JSON for what a plugin prints: serialization-mode source generation writes straight to a
+/// Utf8JsonWriter without building type metadata first, which keeps a plugin's start-up short.
+/// </summary>
+[JsonSourceGenerationOptions(
+    GenerationMode = JsonSourceGenerationMode.Serialization,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    WriteIndented = true,
+    IndentSize = 4)]
+[JsonSerializable(typeof(Result))]
+[JsonSerializable(typeof(Result04x))]
+[JsonSerializable(typeof(Result02x))]
+[JsonSerializable(typeof(ErrorResult))]
+[JsonSerializable(typeof(VersionResult))]
+public partial class SpecJsonWriteContext : JsonSerializerContext
+{
+}

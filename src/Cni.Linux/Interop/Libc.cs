@@ -84,6 +84,61 @@ internal static unsafe partial class Libc
     [LibraryImport(LibraryName, SetLastError = true)]
     internal static partial int unshare(int flags);
 
+    // pipe2(2), read(2), write(2), waitpid(2) and posix_spawn(3): starting a delegated plugin.
+    [LibraryImport(LibraryName, SetLastError = true)]
+    internal static partial int pipe2(int* fds, int flags);
+
+    [LibraryImport(LibraryName, SetLastError = true)]
+    internal static partial nint read(int fd, void* buf, nuint count);
+
+    [LibraryImport(LibraryName, SetLastError = true)]
+    internal static partial nint write(int fd, void* buf, nuint count);
+
+    [LibraryImport(LibraryName, SetLastError = true)]
+    internal static partial int waitpid(int pid, int* status, int options);
+
+    /// <summary>glibc's posix_spawn_file_actions_t is 80 bytes and posix_spawnattr_t 336; these reserve more.</summary>
+    internal const int PosixSpawnFileActionsSize = 128;
+    internal const int PosixSpawnAttrSize = 512;
+    internal const int SigsetSize = 128;
+    internal const short POSIX_SPAWN_SETSIGDEF = 0x04;
+    internal const short POSIX_SPAWN_SETSIGMASK = 0x08;
+    internal const int SIGPIPE = 13;
+
+    [LibraryImport(LibraryName)]
+    internal static partial int posix_spawn_file_actions_init(void* actions);
+
+    [LibraryImport(LibraryName)]
+    internal static partial int posix_spawn_file_actions_adddup2(void* actions, int fd, int newfd);
+
+    [LibraryImport(LibraryName)]
+    internal static partial int posix_spawn_file_actions_destroy(void* actions);
+
+    [LibraryImport(LibraryName)]
+    internal static partial int posix_spawnattr_init(void* attr);
+
+    [LibraryImport(LibraryName)]
+    internal static partial int posix_spawnattr_setflags(void* attr, short flags);
+
+    [LibraryImport(LibraryName)]
+    internal static partial int posix_spawnattr_setsigdefault(void* attr, void* sigset);
+
+    [LibraryImport(LibraryName)]
+    internal static partial int posix_spawnattr_setsigmask(void* attr, void* sigset);
+
+    [LibraryImport(LibraryName)]
+    internal static partial int posix_spawnattr_destroy(void* attr);
+
+    [LibraryImport(LibraryName)]
+    internal static partial int sigemptyset(void* set);
+
+    [LibraryImport(LibraryName)]
+    internal static partial int sigaddset(void* set, int signum);
+
+    /// <summary>posix_spawn returns the error number instead of setting errno.</summary>
+    [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int posix_spawn(int* pid, string path, void* fileActions, void* attr, byte** argv, byte** envp);
+
     [LibraryImport(LibraryName)]
     internal static partial int getpid();
 

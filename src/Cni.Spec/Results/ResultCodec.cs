@@ -56,9 +56,9 @@ public static class ResultCodec
         switch (CniVersion.FamilyOf(version))
         {
             case ResultFamily.V02x:
-                return JsonSerializer.SerializeToUtf8Bytes(To02x(result, version), SpecJsonContext.Default.Result02x);
+                return JsonSerializer.SerializeToUtf8Bytes(To02x(result, version), SpecJsonWriteContext.Default.Result02x);
             case ResultFamily.V04x:
-                return JsonSerializer.SerializeToUtf8Bytes(To04x(result, version), SpecJsonContext.Default.Result04x);
+                return JsonSerializer.SerializeToUtf8Bytes(To04x(result, version), SpecJsonWriteContext.Default.Result04x);
             default:
                 var copy = new Result
                 {
@@ -68,7 +68,7 @@ public static class ResultCodec
                     Routes = NullIfEmpty(result.Routes),
                     Dns = result.Dns is { IsEmpty: false } ? result.Dns : null,
                 };
-                return JsonSerializer.SerializeToUtf8Bytes(copy, SpecJsonContext.Default.Result);
+                return JsonSerializer.SerializeToUtf8Bytes(copy, SpecJsonWriteContext.Default.Result);
         }
     }
 

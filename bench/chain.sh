@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmarks one conflist through the cnitool, ours against the reference plugins, in the same run.
+#
+#   bench/chain.sh CONFLIST [N] [ROUNDS]
+#
+# CONFLIST is a conflist template (a file; @DATADIR@ is replaced by a private host-local dataDir).
+# For each side (ours = <repo>/bin, reference = /usr/lib/cni) and each round, a fresh "node" namespace
+# gets N container namespaces: N ADDs, then N DELs, each call timed alone. Sides alternate per round.
+# Prints the median and p90 per call and the ratio reference/ours. Needs root; touches only
+# namespaces it creates (prefix cnib-), and removes them on exit.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TEMPLATE=${1:?usage: bench/chain.sh CONFLIST [N] [ROUNDS]}
+N=${2:-40}
+ROUNDS=${3:-3}
+OURS=${OURS_BIN_DIR:-$ROOT/bin}
+REF=${REF_BIN_DIR:-/usr/lib/cni}
+CNITOOL=${CNITOOL:-$ROOT/integration/cnitool/cnitool}
+[ -x "$CNITOOL" ] || bash "$ROOT/integration/cnitool/build.sh" >&2
+WORK=$(mktemp -d /tmp/cnib.XXXXXX)
+TAG=$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
+NODE=cnib-node-$TAG
+
+cleanup() {
+  for ns in $(ip netns list | awk '{print $1}' | grep "^cnib-.*-$TAG" || true); do ip netns del "$ns" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# times_file SIDE OP -> file with one duration (ms) per line
+stats() { # FILE -> "median p90"
+  sort -n "$1" | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; p=a[int(NR*0.9+0.5)]; printf "%.2f %.2f", m, p}'
+}
+
+run_side() { # SIDE BINDIR ROUND
+  local side=$1 bin=$2 round=$3 i t0 t1
+  local conf=$WORK/$side-conf data=$WORK/$side-data-$round cache=$WORK/$side-cache-$round
+  mkdir -p "$conf" "$data" "$cache"
+  sed "s|@DATADIR@|$data|g" "$TEMPLATE" > "$conf/bench.conflist"
+  local net; net=$(sed -n 's/.*"name" *: *"\([^"]*\)".*/\1/p' "$conf/bench.conflist" | head -1)
+  ip netns add "$NODE"; ip -n "$NODE" link set lo up
+  for i in $(seq "$N"); do ip netns add "cnib-c$i-$TAG"; done
+  local env=(NETCONFPATH="$conf" CNI_PATH="$bin" CNI_CACHE_DIR="$cache" CNI_IFNAME=eth0)
+  for i in $(seq "$N"); do
+    t0=$EPOCHREALTIME
+    nsenter --net="/var/run/netns/$NODE" env "${env[@]}" CNI_CONTAINERID="c$i" "$CNITOOL" add "$net" "/var/run/netns/cnib-c$i-$TAG" >/dev/null \
+      || { echo "ADD failed on $side" >&2; exit 1; }
+    t1=$EPOCHREALTIME
+    echo "($t1 - $t0) * 1000" | bc -l >> "$WORK/$side-add"
+  done
+  for i in $(seq "$N"); do
+    t0=$EPOCHREALTIME
+    nsenter --net="/var/run/netns/$NODE" env "${env[@]}" CNI_CONTAINERID="c$i" "$CNITOOL" del "$net" "/var/run/netns/cnib-c$i-$TAG" >/dev/null \
+      || { echo "DEL failed on $side" >&2; exit 1; }
+    t1=$EPOCHREALTIME
+    echo "($t1 - $t0) * 1000" | bc -l >> "$WORK/$side-del"
+  done
+  for i in $(seq "$N"); do ip netns del "cnib-c$i-$TAG"; done
+  ip netns del "$NODE"
+}
+
+command -v bc >/dev/null || { echo "bench needs bc (apt-get install bc)" >&2; exit 1; }
+for r in $(seq "$ROUNDS"); do
+  run_side ref "$REF" "$r"
+  run_side ours "$OURS" "$r"
+done
+
+echo "conflist: $(basename "$TEMPLATE"), $N containers x $ROUNDS rounds, per call through cnitool (ms)"
+printf "%-6s %18s %18s\n" op "reference med/p90" "ours med/p90"
+for op in add del; do
+  read -r rm rp < <(stats "$WORK/ref-$op")
+  read -r om op90 < <(stats "$WORK/ours-$op")
+  printf "%-6s %9s/%-8s %9s/%-8s ratio %.2fx\n" "${op^^}" "$rm" "$rp" "$om" "$op90" "$(echo "$rm / $om" | bc -l)"
+done

@@ -1,0 +1,223 @@
+using Cni.Linux.Interop;
+using Cni.Linux.Namespaces;
+using Cni.Linux.Netlink;
+using static Cni.Linux.Netfilter.NfTables;
+using static Cni.Linux.Netlink.NetlinkConstants;
+
+namespace Cni.Linux.Netfilter;
+
+/// <summary>
+/// nftables over an NETLINK_NETFILTER socket: commits <see cref="NftTransaction"/>s atomically and
+/// lists (dumps) tables, chains, rules, sets and elements. Open it inside a namespace once with
+/// <see cref="OpenIn"/> and use it from any thread (one call at a time).
+/// </summary>
+public sealed class NftConnection : IDisposable
+{
+    private readonly NetlinkSocket _socket;
+    private readonly bool _ownsSocket;
+
+    public NftConnection(NetlinkSocket socket, bool ownsSocket = false)
+    {
+        if (socket.Protocol != NetlinkProtocol.Netfilter)
+        {
+            throw new ArgumentException("nftables needs a NETLINK_NETFILTER socket", nameof(socket));
+        }
+        _socket = socket;
+        _ownsSocket = ownsSocket;
+    }
+
+    /// <summary>A connection in the calling thread's network namespace.</summary>
+    public static NftConnection Open() => new(NetlinkSocket.Open(NetlinkProtocol.Netfilter), ownsSocket: true);
+
+    /// <summary>A connection bound to <paramref name="ns"/>.</summary>
+    public static NftConnection OpenIn(NetNs ns) => new(NetlinkSocket.OpenIn(ns, NetlinkProtocol.Netfilter), ownsSocket: true);
+
+    /// <summary>
+    /// Sends the whole transaction in one batch and waits for the kernel's verdict. On failure nothing
+    /// was applied; the <see cref="NetlinkException"/> carries the errno, the kernel's extended-ack
+    /// text and, in its operation, which step was refused.
+    /// </summary>
+    public void Commit(NftTransaction transaction)
+    {
+        ArgumentNullException.ThrowIfNull(transaction);
+        if (transaction.IsEmpty)
+        {
+            return;
+        }
+        var writer = new NetlinkWriter(4096);
+        try
+        {
+            transaction.Write(ref writer);
+            if (!_socket.TryRequest(ref writer, out NetlinkException? error, null, "nftables transaction"))
+            {
+                throw new NetlinkException(error!.Errno, "nftables: " + transaction.DescribeFailure(error.RequestType), error.RequestType, error.KernelMessage, error.AttributeOffset);
+            }
+        }
+        finally
+        {
+            writer.Dispose();
+        }
+    }
+
+    /// <summary>Tables of <paramref name="family"/> (all families for Unspec).</summary>
+    public IReadOnlyList<NftTable> ListTables(NftFamily family = NftFamily.Unspec)
+    {
+        var result = new List<NftTable>();
+        Dump(NFT_MSG_GETTABLE, family, null, null, m => result.Add(NftTable.Read(m)));
+        return result;
+    }
+
+    /// <summary>Chains of one table.</summary>
+    public IReadOnlyList<NftChain> ListChains(NftFamily family, string table)
+    {
+        var result = new List<NftChain>();
+        Dump(NFT_MSG_GETCHAIN, family, NftChain.NFTA_CHAIN_TABLE, table, m =>
+        {
+            NftChain chain = NftChain.Read(m);
+            if (chain.Table == table)
+            {
+                result.Add(chain); // older kernels ignore the table filter for chain dumps
+            }
+        });
+        return result;
+    }
+
+    /// <summary>Rules of a table, or of one chain; with handles and userdata. ENOENT if the table or chain is missing.</summary>
+    public IReadOnlyList<NftRule> ListRules(NftFamily family, string table, string? chain = null)
+    {
+        var result = new List<NftRule>();
+        var writer = new NetlinkWriter(512);
+        try
+        {
+            Nfnetlink.Begin(ref writer, NFT_MSG_GETRULE, NLM_F_DUMP, family);
+            writer.AttributeString(NftRule.NFTA_RULE_TABLE, table);
+            if (chain is not null)
+            {
+                writer.AttributeString(NftRule.NFTA_RULE_CHAIN, chain);
+            }
+            _socket.Dump(ref writer, m =>
+            {
+                if (Nfnetlink.NftMessageOf(m.Type) == NFT_MSG_NEWRULE)
+                {
+                    result.Add(NftRule.Read(m));
+                }
+            }, $"list rules {table} {chain}");
+        }
+        finally
+        {
+            writer.Dispose();
+        }
+        return result;
+    }
+
+    public IReadOnlyList<NftSet> ListSets(NftFamily family, string table)
+    {
+        var result = new List<NftSet>();
+        Dump(NFT_MSG_GETSET, family, NftSet.NFTA_SET_TABLE, table, m => result.Add(NftSet.Read(m)));
+        return result;
+    }
+
+    /// <summary>Elements of one set or map, with their userdata. ENOENT if the set is missing.</summary>
+    public IReadOnlyList<NftSetElement> ListElements(NftFamily family, string table, string set)
+    {
+        var result = new List<NftSetElement>();
+        var writer = new NetlinkWriter(512);
+        try
+        {
+            Nfnetlink.Begin(ref writer, NFT_MSG_GETSETELEM, NLM_F_DUMP, family);
+            writer.AttributeString(NftSetElement.NFTA_SET_ELEM_LIST_TABLE, table);
+            writer.AttributeString(NftSetElement.NFTA_SET_ELEM_LIST_SET, set);
+            _socket.Dump(ref writer, m =>
+            {
+                if (Nfnetlink.NftMessageOf(m.Type) == NFT_MSG_NEWSETELEM)
+                {
+                    NftSetElement.ReadAll(m, result);
+                }
+            }, $"list set {table} {set}");
+        }
+        finally
+        {
+            writer.Dispose();
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// One element looked up by key (NFT_MSG_GETSETELEM without a dump), or null when the key, set or
+    /// table does not exist. Costs the same however big the set is.
+    /// </summary>
+    public NftSetElement? GetElement(NftFamily family, string table, string set, byte[] key)
+    {
+        var found = new List<NftSetElement>();
+        var writer = new NetlinkWriter(512);
+        try
+        {
+            Nfnetlink.Begin(ref writer, NFT_MSG_GETSETELEM, NLM_F_ACK, family);
+            writer.AttributeString(NftSetElement.NFTA_SET_ELEM_LIST_TABLE, table);
+            writer.AttributeString(NftSetElement.NFTA_SET_ELEM_LIST_SET, set);
+            using (writer.Nest(NftSetElement.NFTA_SET_ELEM_LIST_ELEMENTS))
+            {
+                new NftSetElement(key).Write(ref writer, keyOnly: true);
+            }
+            bool ok = _socket.TryRequest(ref writer, out NetlinkException? error, m =>
+            {
+                if (Nfnetlink.NftMessageOf(m.Type) == NFT_MSG_NEWSETELEM)
+                {
+                    NftSetElement.ReadAll(m, found);
+                }
+            }, $"get element {table} {set}");
+            if (!ok)
+            {
+                if (IsNotFound(error!))
+                {
+                    return null;
+                }
+                throw error!;
+            }
+        }
+        finally
+        {
+            writer.Dispose();
+        }
+        return found.Count > 0 ? found[0] : null;
+    }
+
+    /// <summary>True when the table exists.</summary>
+    public bool TableExists(NftFamily family, string table) => ListTables(family).Any(t => t.Name == table);
+
+    public void Dispose()
+    {
+        if (_ownsSocket)
+        {
+            _socket.Dispose();
+        }
+    }
+
+    private void Dump(ushort message, NftFamily family, ushort? filterType, string? filter, Action<NetlinkMessage> visit)
+    {
+        var writer = new NetlinkWriter(256);
+        try
+        {
+            Nfnetlink.Begin(ref writer, message, NLM_F_DUMP, family);
+            if (filterType is ushort type && filter is not null)
+            {
+                writer.AttributeString(type, filter);
+            }
+            int expected = message + 0; // replies to GETX are NEWX: one less than GET
+            _socket.Dump(ref writer, m =>
+            {
+                if (Nfnetlink.NftMessageOf(m.Type) == expected - 1)
+                {
+                    visit(m);
+                }
+            }, "list " + MessageName((ushort)(message - 1)));
+        }
+        finally
+        {
+            writer.Dispose();
+        }
+    }
+
+    /// <summary>True when the error means the object (or its table, chain or set) does not exist.</summary>
+    public static bool IsNotFound(Exception e) => e is LinuxException { Errno: Errno.ENOENT };
+}

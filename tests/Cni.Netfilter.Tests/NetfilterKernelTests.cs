@@ -1,0 +1,199 @@
+using System.Net;
+using System.Text.Json;
+using Cni.Linux.Interop;
+using Cni.Linux.Netfilter;
+using Cni.Linux.Netlink;
+
+namespace Cni.Netfilter.Tests;
+
+/// <summary>Objects made through our code, read back with `nft` inside a throwaway namespace and with our own dump.</summary>
+public sealed class NetfilterKernelTests : IDisposable
+{
+    private const string Table = "sharpcni-test";
+    private readonly ThrowawayNamespace _ns = new();
+    private readonly NftConnection _nft;
+
+    public NetfilterKernelTests() => _nft = _ns.Nft();
+
+    public void Dispose()
+    {
+        _nft.Dispose();
+        _ns.Dispose();
+    }
+
+    private static NftTransaction Skeleton() => new NftTransaction()
+        .AddTable(new NftTable(NftFamily.Inet, Table))
+        .AddChain(new NftChain(NftFamily.Inet, Table, "postrouting") { Base = NftBaseChain.SourceNat(NftHook.Postrouting) })
+        .AddChain(new NftChain(NftFamily.Inet, Table, "prerouting") { Base = NftBaseChain.DestinationNat(NftHook.Prerouting) })
+        .AddChain(new NftChain(NftFamily.Inet, Table, "forward") { Base = NftBaseChain.Filter(NftHook.Forward), Comment = "filter" })
+        .AddChain(new NftChain(NftFamily.Inet, Table, "per-container") { Comment = "cid1 eth0" })
+        .AddSet(new NftSet(NftFamily.Inet, Table, "excluded4", NftDataType.Ipv4Address) { Flags = NftSetFlags.Interval, Comment = "subnets" })
+        .AddSet(new NftSet(NftFamily.Inet, Table, "containers4", NftDataType.Ipv4Address) { DataType = NftDataType.Verdict })
+        .AddSet(new NftSet(NftFamily.Inet, Table, "containers6", NftDataType.Ipv6Address) { DataType = NftDataType.Verdict })
+        .AddSet(new NftSet(NftFamily.Inet, Table, "ports", NftDataType.Concat(NftDataType.InetProtocol, NftDataType.InetService))
+        {
+            DataType = NftDataType.Concat(NftDataType.Ipv4Address, NftDataType.InetService),
+        })
+        .AddSet(new NftSet(NftFamily.Inet, Table, "bridges", NftDataType.InterfaceName) { Flags = NftSetFlags.Timeout, Timeout = TimeSpan.FromMinutes(5) })
+        .AddSet(new NftSet(NftFamily.Inet, Table, "pairs", NftDataType.Concat(NftDataType.InterfaceName, NftDataType.InterfaceName)));
+
+    [KernelFact]
+    public void Objects_made_in_one_batch_show_in_nft_list_and_in_our_dump()
+    {
+        var tx = Skeleton()
+            .AddRule(new NftRuleBuilder().SourceVerdictMap(false, "containers4").Build(Table, "postrouting", "dispatch v4"))
+            .AddRule(new NftRuleBuilder().SourceVerdictMap(true, "containers6").Build(Table, "postrouting"))
+            .AddRule(new NftRuleBuilder().DestinationInSet(false, "excluded4").Return().Build(Table, "per-container", "cid1 eth0"))
+            .AddRule(new NftRuleBuilder().MatchDestination(IPAddress.Parse("224.0.0.0"), 4).Return().Build(Table, "per-container", "cid1 eth0"))
+            .AddRule(new NftRuleBuilder().MatchSource(IPAddress.Parse("10.88.0.5"), 32).Counter().Masquerade().Build(Table, "per-container", "cid1 eth0"))
+            .AddRule(new NftRuleBuilder().MatchL4Proto(IpProto.IPPROTO_TCP).MatchDestinationPort(8080).MatchDestinationLocal()
+                .DestinationNat(IPAddress.Parse("10.88.0.5"), 80).Build(Table, "prerouting", "cid1 eth0"))
+            .AddRule(new NftRuleBuilder().InterfaceInSet(true, "bridges").MatchOutputInterface("cni0", negate: true).MatchCtStatusDnat().Drop().Build(Table, "forward"))
+            .AddRule(new NftRuleBuilder().MatchCtState(NftCt.NF_CT_STATE_ESTABLISHED | NftCt.NF_CT_STATE_RELATED).Accept().Build(Table, "forward"))
+            .AddRule(new NftRule(NftFamily.Inet, Table, "forward", [new NftMeta(NftMetaKey.Mark), NftCmp.Equal(NftData.HostU32(0x4000)), NftImmediate.Value(NftData.HostU32(1)), NftMeta.Set(NftMetaKey.Mark, NftRegisters.NFT_REG_1)]))
+            .AddElements(NftFamily.Inet, Table, "excluded4", NftSetElement.Prefix(IPAddress.Parse("10.88.0.0"), 16, "cid1 eth0"))
+            .AddElements(NftFamily.Inet, Table, "containers4", [new NftSetElement(NftData.Address(IPAddress.Parse("10.88.0.5"))) { Verdict = NftVerdict.Goto("per-container"), Comment = "cid1 eth0" }])
+            .AddElements(NftFamily.Inet, Table, "ports", [new NftSetElement(NftData.Concat([IpProto.IPPROTO_TCP], NftData.Port(8080)))
+            {
+                Data = NftData.Concat(NftData.Address(IPAddress.Parse("10.88.0.5")), NftData.Port(80)),
+                Comment = "cid1 eth0",
+            }])
+            .AddElements(NftFamily.Inet, Table, "bridges", [new NftSetElement(NftData.InterfaceName("cni0")) { Comment = "net1" }])
+            .AddElements(NftFamily.Inet, Table, "pairs", [new NftSetElement(NftData.Concat(NftData.InterfaceName("cni0"), NftData.InterfaceName("cni0")))]);
+        _nft.Commit(tx);
+
+        string text = _ns.Exec("nft", "list", "table", "inet", Table);
+        Assert.Contains("type nat hook postrouting priority srcnat; policy accept;", text);
+        Assert.Contains("ip saddr vmap @containers4 comment \"dispatch v4\"", text);
+        Assert.Contains("ip6 saddr vmap @containers6", text);
+        Assert.Contains("ip daddr @excluded4 return comment \"cid1 eth0\"", text);
+        Assert.Contains("ip daddr 224.0.0.0/4 return", text);
+        Assert.Contains("ip saddr 10.88.0.5 counter packets 0 bytes 0 masquerade comment \"cid1 eth0\"", text);
+        Assert.Contains("tcp dport 8080 fib daddr type local dnat ip to 10.88.0.5:80 comment \"cid1 eth0\"", text);
+        Assert.Contains("iifname @bridges oifname != \"cni0\" ct status dnat drop", text);
+        Assert.Contains("ct state established,related accept", text);
+        Assert.Contains("meta mark 0x00004000 meta mark set 0x00000001", text);
+        Assert.Contains("10.88.0.5 comment \"cid1 eth0\" : goto per-container", text);
+        Assert.Contains("tcp . 8080 comment \"cid1 eth0\" : 10.88.0.5 . 80", text);
+        Assert.Contains("10.88.0.0/16 comment \"cid1 eth0\"", text);
+        Assert.Contains("type ifname . ifname", text);
+        Assert.Contains("\"cni0\" . \"cni0\"", text);
+        Assert.Contains("timeout 5m", text);
+        Assert.Contains("comment \"cid1 eth0\"", text);
+
+        // JSON read-back sees the same objects.
+        using JsonDocument json = JsonDocument.Parse(_ns.Exec("nft", "-j", "list", "ruleset"));
+        var kinds = json.RootElement.GetProperty("nftables").EnumerateArray().SelectMany(o => o.EnumerateObject().Select(p => p.Name)).ToList();
+        Assert.Equal(1, kinds.Count(k => k == "table"));
+        Assert.Equal(4, kinds.Count(k => k == "chain"));
+        Assert.Equal(9, kinds.Count(k => k == "rule"));
+
+        // Our own dump.
+        Assert.Contains(_nft.ListTables(NftFamily.Inet), t => t.Name == Table);
+        var chains = _nft.ListChains(NftFamily.Inet, Table);
+        Assert.Equal(["forward", "per-container", "postrouting", "prerouting"], chains.Select(c => c.Name).Order());
+        NftChain post = chains.Single(c => c.Name == "postrouting");
+        Assert.Equal(new NftBaseChain("nat", NftHook.Postrouting, 100), post.Base);
+        Assert.Equal("cid1 eth0", chains.Single(c => c.Name == "per-container").Comment);
+        Assert.True(chains.Single(c => c.Name == "per-container").Use >= 1);
+
+        var rules = _nft.ListRules(NftFamily.Inet, Table, "per-container");
+        Assert.Equal(3, rules.Count);
+        Assert.All(rules, r => Assert.Equal("cid1 eth0", r.Comment));
+        Assert.All(rules, r => Assert.NotEqual(0ul, r.Handle));
+        Assert.Contains(rules[2].Expressions, e => e is NftCmp c && c.Data.SequenceEqual(IPAddress.Parse("10.88.0.5").GetAddressBytes()));
+        Assert.IsType<NftMasquerade>(rules[2].Expressions[^1]);
+        Assert.Equal(9, _nft.ListRules(NftFamily.Inet, Table).Count);
+
+        var sets = _nft.ListSets(NftFamily.Inet, Table);
+        Assert.Equal(6, sets.Count);
+        Assert.True(sets.Single(s => s.Name == "containers4").DataType!.IsVerdict);
+        Assert.Equal("subnets", sets.Single(s => s.Name == "excluded4").Comment);
+
+        var vmap = _nft.ListElements(NftFamily.Inet, Table, "containers4");
+        NftSetElement element = Assert.Single(vmap);
+        Assert.Equal(NftVerdict.Goto("per-container"), element.Verdict);
+        Assert.Equal("cid1 eth0", element.Comment);
+        var ports = _nft.ListElements(NftFamily.Inet, Table, "ports");
+        Assert.Equal("0a5800050050" + "0000", Convert.ToHexString(Assert.Single(ports).Data!).ToLowerInvariant());
+    }
+
+    [KernelFact]
+    public void Batch_with_a_failing_element_leaves_nothing_behind()
+    {
+        var tx = Skeleton()
+            .AddRule(new NftRuleBuilder().SourceVerdictMap(false, "containers4").Build(Table, "postrouting"))
+            .AddElements(NftFamily.Inet, Table, "containers4", [new NftSetElement(NftData.Address(IPAddress.Parse("10.88.0.9"))) { Verdict = NftVerdict.Goto("no-such-chain") }]);
+        var error = Assert.Throws<NetlinkException>(() => _nft.Commit(tx));
+        Assert.Equal(Errno.ENOENT, error.Errno);
+        Assert.Contains("add element", error.Message);
+        Assert.DoesNotContain(Table, _ns.Exec("nft", "list", "tables"));
+        Assert.Empty(_nft.ListTables(NftFamily.Inet));
+    }
+
+    [KernelFact]
+    public void Refusal_carries_errno_and_extended_ack()
+    {
+        _nft.Commit(Skeleton());
+        // A second copy of a set element with a different verdict: EEXIST-style refusal from the kernel.
+        var tx = new NftTransaction().AddChain(new NftChain(NftFamily.Inet, Table, "bad") { Base = new NftBaseChain("nat", NftHook.Forward, 0) });
+        var error = Assert.Throws<NetlinkException>(() => _nft.Commit(tx));
+        Assert.Equal(Errno.EOPNOTSUPP, error.Errno);
+        Assert.Contains("add chain inet sharpcni-test bad", error.Message);
+        Assert.DoesNotContain("bad", _ns.Exec("nft", "list", "table", "inet", Table));
+    }
+
+    [KernelFact]
+    public void Rules_are_deleted_by_handle_inserted_by_position_and_chains_flushed()
+    {
+        _nft.Commit(Skeleton()
+            .AddRule(new NftRuleBuilder().MatchSource(IPAddress.Parse("10.0.0.1"), 32).Accept().Build(Table, "forward", "a"))
+            .AddRule(new NftRuleBuilder().MatchSource(IPAddress.Parse("10.0.0.3"), 32).Accept().Build(Table, "forward", "c")));
+        var rules = _nft.ListRules(NftFamily.Inet, Table, "forward");
+        _nft.Commit(new NftTransaction()
+            .AddRule(new NftRuleBuilder().MatchSource(IPAddress.Parse("10.0.0.2"), 32).Accept().Build(Table, "forward", "b") with { Position = rules[0].Handle })
+            .InsertRule(new NftRuleBuilder().Drop().Build(Table, "forward", "first")));
+        Assert.Equal(["first", "a", "b", "c"], _nft.ListRules(NftFamily.Inet, Table, "forward").Select(r => r.Comment));
+
+        _nft.Commit(new NftTransaction().DeleteRule(NftFamily.Inet, Table, "forward", rules[0].Handle));
+        Assert.Equal(["first", "b", "c"], _nft.ListRules(NftFamily.Inet, Table, "forward").Select(r => r.Comment));
+
+        _nft.Commit(new NftTransaction().FlushChain(NftFamily.Inet, Table, "forward"));
+        Assert.Empty(_nft.ListRules(NftFamily.Inet, Table, "forward"));
+        Assert.DoesNotContain("10.0.0", _ns.Exec("nft", "list", "chain", "inet", Table, "forward"));
+    }
+
+    [KernelFact]
+    public void Elements_are_deleted_by_key_and_sets_flushed_and_table_deleted()
+    {
+        _nft.Commit(Skeleton()
+            .AddSet(new NftSet(NftFamily.Inet, Table, "names", NftDataType.InterfaceName))
+            .AddElements(NftFamily.Inet, Table, "names",
+            [new NftSetElement(NftData.InterfaceName("a0")) { Comment = "x" }, new NftSetElement(NftData.InterfaceName("b0")), new NftSetElement(NftData.InterfaceName("c0"))]));
+        _nft.Commit(new NftTransaction().DeleteElements(NftFamily.Inet, Table, "names", [new NftSetElement(NftData.InterfaceName("b0"))]));
+        Assert.Equal(2, _nft.ListElements(NftFamily.Inet, Table, "names").Count);
+        Assert.Equal("x", _nft.ListElements(NftFamily.Inet, Table, "names").Single(e => e.Comment is not null).Comment);
+
+        var missing = Assert.Throws<NetlinkException>(() => _nft.Commit(new NftTransaction().DeleteElements(NftFamily.Inet, Table, "names", [new NftSetElement(NftData.InterfaceName("zz"))])));
+        Assert.True(NftConnection.IsNotFound(missing));
+
+        _nft.Commit(new NftTransaction().FlushSet(NftFamily.Inet, Table, "names"));
+        Assert.Empty(_nft.ListElements(NftFamily.Inet, Table, "names"));
+
+        _nft.Commit(new NftTransaction().DeleteTable(NftFamily.Inet, Table));
+        Assert.DoesNotContain(Table, _ns.Exec("nft", "list", "tables"));
+        Assert.Empty(_nft.ListRules(NftFamily.Inet, Table));
+    }
+
+    [KernelFact]
+    public void Ipv6_and_interval_elements_round_trip()
+    {
+        _nft.Commit(Skeleton()
+            .AddSet(new NftSet(NftFamily.Inet, Table, "excluded6", NftDataType.Ipv6Address) { Flags = NftSetFlags.Interval })
+            .AddElements(NftFamily.Inet, Table, "excluded6", NftSetElement.Prefix(IPAddress.Parse("fd00:1::"), 64, "v6 net"))
+            .AddElements(NftFamily.Inet, Table, "containers6", [new NftSetElement(NftData.Address(IPAddress.Parse("fd00:1::5"))) { Verdict = NftVerdict.Jump("per-container") }]));
+        string text = _ns.Exec("nft", "list", "table", "inet", Table);
+        Assert.Contains("fd00:1::/64 comment \"v6 net\"", text);
+        Assert.Contains("fd00:1::5 : jump per-container", text);
+    }
+}
