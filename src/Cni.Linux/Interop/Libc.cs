@@ -17,6 +17,7 @@ internal static unsafe partial class Libc
     internal const int AF_BRIDGE = 7;
     internal const int AF_NETLINK = 16;
     internal const int AF_INET6 = 10;
+    internal const int SOCK_DGRAM = 2;
     internal const int SOCK_RAW = 3;
     internal const int SOCK_CLOEXEC = 0x80000;
 
@@ -73,6 +74,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(LibraryName, SetLastError = true)]
     internal static partial int flock(SafeFileDescriptor fd, int operation);
+
+    [LibraryImport(LibraryName, SetLastError = true)]
+    internal static partial int ioctl(SafeFileDescriptor fd, nuint request, void* argp);
 
     [LibraryImport(LibraryName, SetLastError = true)]
     internal static partial int setns(SafeHandle fd, int nstype);

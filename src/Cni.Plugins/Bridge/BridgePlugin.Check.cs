@@ -13,7 +13,7 @@ public sealed partial class BridgePlugin
     /// </summary>
     public override void Check(CniRequest request)
     {
-        var o = BridgeOptions.From(request);
+        var o = OptionsOf(request);
         var c = o.Config;
         var tag = new AttachmentTag(request.ContainerId, request.IfName);
 
@@ -43,6 +43,7 @@ public sealed partial class BridgePlugin
         bool promisc = (bridge.Flags & RouteSocket.IFF_PROMISC) != 0;
         if (promisc != c.PromiscMode)
             throw Failed($"Bridge interface {o.Bridge} configured Promisc Mode {c.PromiscMode} doesn't match current state: {promisc}");
+        _uplink?.Check(host, bridge);
 
         // The container interface.
         using var netns = OpenNetns(request.Netns);
@@ -87,7 +88,7 @@ public sealed partial class BridgePlugin
     /// <summary>STATUS: ready when the IPAM plugin is.</summary>
     public override void Status(CniRequest request)
     {
-        var o = BridgeOptions.From(request);
+        var o = OptionsOf(request);
         if (o.HasIpam) IpamDelegate.Status(request);
     }
 
@@ -97,7 +98,7 @@ public sealed partial class BridgePlugin
     /// </summary>
     public override void Gc(CniRequest request)
     {
-        var o = BridgeOptions.From(request);
+        var o = OptionsOf(request);
         var valid = request.ValidAttachments.Select(a => new AttachmentTag(a.ContainerId, a.IfName)).ToHashSet();
         var failures = new DelFailures();
         failures.Try("sweep stale veths", () =>

@@ -18,15 +18,20 @@ public sealed partial class BridgePlugin : CniPlugin
 
     private readonly Func<IMasquerade> _masquerade;
     private readonly Func<IInternalNetwork> _internalNetwork;
+    private readonly IBridgeUplink? _uplink;
 
     public BridgePlugin() : this(null, null) { }
 
     /// <summary>The firewall is given as factories so a call that needs no rule never opens an nftables socket.</summary>
-    public BridgePlugin(Func<IMasquerade>? masquerade, Func<IInternalNetwork>? internalNetwork)
+    public BridgePlugin(Func<IMasquerade>? masquerade, Func<IInternalNetwork>? internalNetwork, IBridgeUplink? uplink = null)
     {
         _masquerade = masquerade ?? Firewall.Masquerade;
         _internalNetwork = internalNetwork ?? Firewall.InternalNetwork;
+        _uplink = uplink;
     }
+
+    /// <summary>The options of this request: the uplink's when a plugin built on this one gave an uplink.</summary>
+    private BridgeOptions OptionsOf(CniRequest request) => _uplink?.Options(request) ?? BridgeOptions.From(request);
 
     public override string Name => "bridge";
 
@@ -35,7 +40,7 @@ public sealed partial class BridgePlugin : CniPlugin
 
     public override Result Add(CniRequest request)
     {
-        var o = BridgeOptions.From(request);
+        var o = OptionsOf(request);
         var c = o.Config;
         var tag = new AttachmentTag(request.ContainerId, request.IfName);
         if (c.MacSpoofCheck)
@@ -48,6 +53,7 @@ public sealed partial class BridgePlugin : CniPlugin
         using var rollback = new Rollback();
 
         var bridge = BridgeLink.Ensure(host, o.Bridge, o.Mtu, c.PromiscMode);
+        _uplink?.Ensure(host, bridge, rollback);
         var veth = VethPair.Create(host, netns, container, tag, o.Mtu, o.Mac is { } mac ? new(mac.ToBytes()) : null, rollback);
         AttachToBridge(host, veth.Host, bridge, c);
 
@@ -137,7 +143,7 @@ public sealed partial class BridgePlugin : CniPlugin
 
     public override void Del(CniRequest request)
     {
-        var o = BridgeOptions.From(request);
+        var o = OptionsOf(request);
         var tag = new AttachmentTag(request.ContainerId, request.IfName);
         var failures = new DelFailures();
 
