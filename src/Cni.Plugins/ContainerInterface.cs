@@ -41,15 +41,17 @@ public static class ContainerInterface
     }
 
     /// <summary>
-    /// Brings the link up, adds the result's addresses that belong to <paramref name="resultInterface"/>
-    /// (IPv6 with IFA_F_NODAD unless <paramref name="enableDad"/>), then the result's routes through the link;
-    /// a route without a gateway uses the family's first gateway, as the reference does.
+    /// Adds the result's addresses that belong to <paramref name="resultInterface"/> (IPv6 with IFA_F_NODAD
+    /// unless <paramref name="enableDad"/>) while the link is still down, brings it up, then adds the
+    /// result's routes through it; a route without a gateway uses the family's first gateway, as the
+    /// reference does. The order matters: with arp_notify/ndisc_notify on (<see cref="WriteSysctls"/>) the
+    /// kernel announces every address present when the link comes up (gratuitous ARP, unsolicited NA), so
+    /// neighbours learn the new MAC at once; addresses added after the link is up are not announced. Routes
+    /// come last because a route through a down link is refused.
     /// Nothing here needs an undo: deleting the interface removes all of it.
     /// </summary>
     public static void Configure(RouteSocket container, int linkIndex, string ifName, Result result, int resultInterface, bool enableDad)
     {
-        container.SetLinkUp(linkIndex);
-
         IPAddress? v4Gateway = null, v6Gateway = null;
         foreach (var ipc in result.IPs ?? [])
         {
@@ -71,6 +73,15 @@ public static class ContainerInterface
                 if (gw.AddressFamily == AddressFamily.InterNetwork) v4Gateway ??= gw;
                 else v6Gateway ??= gw;
             }
+        }
+
+        try
+        {
+            container.SetLinkUp(linkIndex);
+        }
+        catch (NetlinkException e)
+        {
+            throw new CniException(ErrorCode.FirstPluginCode, $"failed to set {ifName} up: {e.Message}");
         }
 
         foreach (var route in result.Routes ?? [])

@@ -56,7 +56,7 @@ public sealed partial class MacvlanPlugin : CniPlugin
 
             bool hasV6 = result.IPs.Any(ip => !ip.IsV4);
             ContainerInterface.WriteSysctls(netns, request.IfName, enableDad: false, hasV6);
-            AnnouncedAddresses.Configure(container, link.Index, request.IfName, result, ContainerInterfaceIndex, enableDad: false);
+            ContainerInterface.Configure(container, link.Index, request.IfName, result, ContainerInterfaceIndex, enableDad: false);
         }
         else
         {
