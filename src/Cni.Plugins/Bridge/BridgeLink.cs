@@ -1,5 +1,4 @@
 using System.Net.NetworkInformation;
-using System.Security.Cryptography;
 using Cni.Linux.Interop;
 using Cni.Linux.Netlink;
 using Cni.Linux.Route;
@@ -52,10 +51,15 @@ public static class BridgeLink
         return host.GetLink(link.Index) ?? link;
     }
 
-    /// <summary>A random, locally administered, unicast MAC.</summary>
+    /// <summary>
+    /// A random, locally administered, unicast MAC. A MAC needs no cryptographic randomness, and
+    /// <see cref="Random.Shared"/> (seeded from the kernel) does not load OpenSSL the way
+    /// RandomNumberGenerator does, which costs a plugin a millisecond at start.
+    /// </summary>
     public static PhysicalAddress RandomLocalMac()
     {
-        byte[] b = RandomNumberGenerator.GetBytes(6);
+        byte[] b = new byte[6];
+        Random.Shared.NextBytes(b);
         b[0] = (byte)((b[0] & 0xFE) | 0x02);
         return new PhysicalAddress(b);
     }
