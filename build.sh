@@ -34,16 +34,29 @@ test_deps() {
     containernetworking-plugins golang-github-containernetworking-plugins-dev golang-github-appc-cni-dev
 }
 
+# One ELF build ID for every plugin of a build, derived from the sources: a plugin runs the IPAM plugin
+# in-process only when the one on CNI_PATH carries its own build ID (see src/Cni.Spec/IpamDelegate.cs).
+suite_id() {
+  find src cmd Directory.Build.props -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' \) \
+    -not -path '*/obj/*' -not -path '*/bin/*' | LC_ALL=C sort | xargs sha1sum | sha1sum | cut -c1-40
+}
+
 build_plugins() {
   build_deps
   mkdir -p "$BIN"
+  local id; id=$(suite_id)
+  if [ "$(cat "$BIN/.suite-id" 2>/dev/null)" != "$id" ]; then
+    # A new ID must reach every binary: make the native link step run again.
+    rm -f cmd/*/bin/Release/*/linux-x64/native/* "$BIN/.suite-id"
+  fi
   for proj in cmd/*/; do
     name=$(basename "$proj")
     log "publishing $name (NativeAOT)"
-    dotnet publish "$proj" -c Release -o "$BIN" -p:CopyOutputSymbolsToPublishDirectory=false -p:DebugType=none -nologo -v quiet \
-      | { grep -E "error|warn" || true; }
+    dotnet publish "$proj" -c Release -o "$BIN" -p:CopyOutputSymbolsToPublishDirectory=false -p:DebugType=none \
+      -p:SuiteBuildId="$id" -nologo -v quiet | { grep -E "error|warn" || true; }
     [ -x "$BIN/$name" ] || { log "$name was not built"; exit 1; }
   done
+  echo "$id" > "$BIN/.suite-id"
 }
 
 install_plugins() {

@@ -1,1 +1,1 @@
-return Cni.Spec.Dispatcher.Main(new Cni.Plugins.Macvlan.MacvlanPlugin());
+return Cni.Plugins.InProcessIpam.Main(new Cni.Plugins.Macvlan.MacvlanPlugin());

@@ -1,1 +1,1 @@
-return Cni.Spec.Dispatcher.Main(new Cni.Plugins.Vxlan.VxlanPlugin());
+return Cni.Plugins.InProcessIpam.Main(new Cni.Plugins.Vxlan.VxlanPlugin());

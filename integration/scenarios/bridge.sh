@@ -87,7 +87,7 @@ check_fails "ADD with a failing IPAM fails" cni_run "$NODE" add brfail "$C3"
 check "failed ADD left no veth in the node" test "$(veths)" -eq "$before"
 check "failed ADD left no interface in the container" link_absent "$C3" eth0
 
-# strace: ADD starts only the IPAM plugin.
+# strace: ADD starts no process but the IPAM plugin (and not even that when it is our own build).
 if command -v strace >/dev/null 2>&1; then
     trace="$SCENARIO_TMP/strace.out"
     printf '#!/bin/sh\nexec strace -f -qq -e trace=execve -o %s %s "$@"\n' "$trace" "$CNITOOL" >"$SCENARIO_TMP/traced-cnitool"
@@ -97,7 +97,8 @@ if command -v strace >/dev/null 2>&1; then
     check "ADD c3 under strace succeeds" cni_run "$NODE" add "$NET" "$C3"
     CNITOOL="$plain_cnitool"
     started="$(grep -o 'execve("[^"]*"' "$trace" | sed 's/execve("//;s/"//' | xargs -n1 basename | grep -vx cnitool | sort -u | tr '\n' ' ')"
-    check "ADD executed only the bridge and host-local plugins (saw: $started)" test "$started" = "bridge host-local "
+    # Our host-local on CNI_PATH is the same build as our bridge, so it runs in-process: nothing else starts.
+    check "ADD executed only the bridge plugin, host-local ran in-process (saw: $started)" test "$started" = "bridge "
     check "DEL c3 succeeds" cni_run "$NODE" del "$NET" "$C3"
 else
     skip "strace not installed"

@@ -37,15 +37,33 @@ public static class IpamDelegate
         throw CniException.InvalidConfig($"failed to find plugin \"{type}\" in path [{string.Join(" ", path)}]");
     }
 
+    /// <summary>
+    /// IPAM plugins this executable carries (by type), for <see cref="Exec"/>: when the executable found on
+    /// CNI_PATH is this very program (same ELF build ID; build.sh gives every plugin of one build the same
+    /// one), running it in-process gives exactly what executing it would, without a process start.
+    /// </summary>
+    public static Func<string, CniPlugin?>? InProcessPlugins { get; set; }
+
+    private static byte[]? _ownBuildId;
+
+    private static bool IsThisProgram(string exe)
+    {
+        _ownBuildId ??= ElfBuildId.Read("/proc/self/exe") ?? [];
+        return _ownBuildId.Length > 0 && ElfBuildId.Read(exe) is { } id && id.AsSpan().SequenceEqual(_ownBuildId);
+    }
+
     private static byte[] Exec(CniRequest request, string command)
     {
-        string exe = Find(request.Config.IpamType, request.Path);
+        string type = request.Config.IpamType!;
+        string exe = Find(type, request.Path);
         var environment = request.Environment.Where(kv => kv.Key != "CNI_COMMAND")
             .Append(new KeyValuePair<string, string>("CNI_COMMAND", command));
         ChildProcessResult run;
         try
         {
-            run = ChildProcess.Run(exe, [exe], environment, request.StdinData);
+            run = InProcessPlugins?.Invoke(type) is { } plugin && IsThisProgram(exe)
+                ? RunInProcess(plugin, environment, request.StdinData)
+                : ChildProcess.Run(exe, [exe], environment, request.StdinData);
         }
         catch (LinuxException e)
         {
@@ -53,6 +71,15 @@ public static class IpamDelegate
         }
         if (run.ExitCode != 0) throw ErrorFrom(run.Stdout, exe, run.ExitCode);
         return run.Stdout;
+    }
+
+    private static ChildProcessResult RunInProcess(CniPlugin plugin, IEnumerable<KeyValuePair<string, string>> environment, byte[] stdin)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var kv in environment) env[kv.Key] = kv.Value;
+        using var output = new MemoryStream();
+        int exit = Dispatcher.Run(plugin, env, new MemoryStream(stdin, writable: false), output, TextWriter.Null);
+        return new ChildProcessResult(exit, output.ToArray());
     }
 
     /// <summary>Passes the delegated plugin's own error through unchanged.</summary>

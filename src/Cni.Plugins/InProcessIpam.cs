@@ -1,0 +1,21 @@
+using Cni.Plugins.HostLocal;
+using Cni.Spec;
+
+namespace Cni.Plugins;
+
+/// <summary>
+/// The IPAM plugins an interface plugin's executable carries, for <see cref="IpamDelegate.InProcessPlugins"/>.
+/// They run in-process only when the executable CNI_PATH names is this same build (see IpamDelegate);
+/// anything else (the reference host-local, another build) is executed as the spec says.
+/// </summary>
+public static class InProcessIpam
+{
+    public static CniPlugin? ForType(string type) => type == "host-local" ? new HostLocalPlugin() : null;
+
+    /// <summary>Main for a plugin that delegates to IPAM.</summary>
+    public static int Main(CniPlugin plugin)
+    {
+        IpamDelegate.InProcessPlugins = ForType;
+        return Dispatcher.Main(plugin);
+    }
+}
