@@ -92,16 +92,19 @@ public sealed class MasqueradeRules
             .Build(SharpCniTable.Name, BaseChain, RuleComment);
     }
 
-    /// <summary>The attachment's key in <see cref="AttachmentSet"/>: 15 hex digits of FNV-1a 64 of its tag (an ifname-typed string).</summary>
-    public static byte[] IndexKey(Attachment attachment) => NftData.InterfaceName(attachment.ChainName("")[..15]);
+    /// <summary>Longest comment nft prints (NFTNL_UDATA_COMMENT_MAXLEN less its NUL).</summary>
+    public const int MaxCommentLength = NftUserData.NFTNL_UDATA_COMMENT_MAXLEN - 1;
+
+    /// <summary>The attachment's key in <see cref="AttachmentSet"/>: 15 hex digits of <see cref="Attachment.Hash"/> (an ifname-typed string).</summary>
+    public static byte[] IndexKey(Attachment attachment) => NftData.InterfaceName(attachment.HashHex[..15]);
 
     /// <summary>The attachment's element of <see cref="AttachmentSet"/>: comment "CID IFNAME NETWORK" and the record.</summary>
     public static NftSetElement IndexElement(Attachment attachment, string network, MasqueradeRecord record)
     {
         string comment = attachment.Tag + " " + network;
-        if (System.Text.Encoding.UTF8.GetByteCount(comment) > Attachment.MaxTagLength)
+        if (System.Text.Encoding.UTF8.GetByteCount(comment) > MaxCommentLength)
         {
-            throw CniException.InvalidConfig($"container ID, interface and network name too long for a firewall comment ({comment.Length} > {Attachment.MaxTagLength})");
+            throw CniException.InvalidConfig($"container ID, interface and network name too long for a firewall comment ({comment.Length} > {MaxCommentLength})");
         }
         byte[] userData = [.. NftUserData.Comment(comment, NftUserData.NFTNL_UDATA_SET_ELEM_COMMENT), .. NftUserData.Tlv(MasqueradeRecord.UserDataType, Record(record))];
         if (userData.Length > NftUserData.NFT_USERDATA_MAXLEN)

@@ -10,14 +10,12 @@ public class RulesetDataTests
     private static readonly Attachment Ctr = new("abc123", "eth0");
 
     [Fact]
-    public void Chain_name_is_derived_from_the_tag_and_stable()
+    public void Tag_names_container_and_interface_and_parses_back_from_a_comment()
     {
-        Assert.Equal(Ctr.ChainName("masq-"), new Attachment("abc123", "eth0").ChainName("masq-"));
-        Assert.NotEqual(Ctr.ChainName("masq-"), new Attachment("abc123", "eth1").ChainName("masq-"));
-        Assert.Matches("^masq-[0-9a-f]{16}$", Ctr.ChainName("masq-"));
         Assert.Equal("abc123 eth0", Ctr.Tag);
         Assert.True(Attachment.TryParseTag("abc123 eth0 mynet", out Attachment parsed));
         Assert.Equal(Ctr, parsed);
+        Assert.False(Attachment.TryParseTag("abc123", out _));
     }
 
     [Fact]
@@ -124,6 +122,6 @@ public class RulesetDataTests
     {
         Assert.ThrowsAny<CniException>(() => Attachment.Create("bad id/..", "eth0"));
         Assert.ThrowsAny<CniException>(() => Attachment.Create("abc", "bad/name"));
-        Assert.ThrowsAny<CniException>(() => Attachment.Create(new string('a', 200), "eth0"));
+        Assert.ThrowsAny<CniException>(() => MasqueradeRules.PlanAdd("net1", Attachment.Create(new string('a', 200), "eth0"), [IPPrefix.Parse("10.88.0.5/24")]));
     }
 }
