@@ -190,7 +190,7 @@ public sealed class MasqueradeRules
             {
                 Chain(batch.Transaction);
             }
-            if (Lookup(attachment) is (NftSetElement, MasqueradeRecord old))
+            if (Lookup(attachment, refuseCollision: true) is (NftSetElement, MasqueradeRecord old))
             {
                 DeleteAttachment(batch, attachment, old); // replaced as a whole below
             }
@@ -246,8 +246,11 @@ public sealed class MasqueradeRules
         }
     }
 
-    /// <summary>The attachment's index element and record, or null (also when another tag owns the hash).</summary>
-    private (NftSetElement Element, MasqueradeRecord Record)? Lookup(Attachment attachment)
+    /// <summary>
+    /// The attachment's index element and record, or null. An entry of another attachment under the same
+    /// key (a 60-bit hash collision) is null too, unless <paramref name="refuseCollision"/>: Add refuses it.
+    /// </summary>
+    private (NftSetElement Element, MasqueradeRecord Record)? Lookup(Attachment attachment, bool refuseCollision = false)
     {
         NftSetElement? element = _nft.GetElement(SharpCniTable.Family, SharpCniTable.Name, AttachmentSet, IndexKey(attachment));
         if (element is null)
@@ -256,6 +259,10 @@ public sealed class MasqueradeRules
         }
         if (!Attachment.TryParseTag(element.Comment, out Attachment owner) || owner != attachment)
         {
+            if (!refuseCollision)
+            {
+                return null;
+            }
             throw new CniException(ErrorCode.Internal, $"masquerade index key of {attachment.Tag} is held by \"{element.Comment}\" (hash collision)");
         }
         return (element, Decode(element));
