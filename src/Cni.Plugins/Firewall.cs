@@ -19,7 +19,7 @@ public static class Firewall
 
     private sealed class NftMasquerade : IMasquerade
     {
-        public void Add(AttachmentTag tag, string network, IReadOnlyList<IPPrefix> addresses)
+        public void Add(Attachment tag, string network, IReadOnlyList<IPPrefix> addresses)
         {
             try
             {
@@ -32,7 +32,7 @@ public static class Firewall
             }
         }
 
-        public void Remove(AttachmentTag tag)
+        public void Remove(Attachment tag)
         {
             try
             {
@@ -45,7 +45,7 @@ public static class Firewall
             }
         }
 
-        public void Check(AttachmentTag tag, IReadOnlyList<IPPrefix> addresses)
+        public void Check(Attachment tag, IReadOnlyList<IPPrefix> addresses)
         {
             IReadOnlyList<string> problems;
             try

@@ -10,13 +10,13 @@ namespace Cni.Plugins;
 public interface IMasquerade
 {
     /// <summary>Masquerades traffic from each address to destinations outside its subnet (multicast excluded).</summary>
-    void Add(AttachmentTag tag, string network, IReadOnlyList<IPPrefix> addresses);
+    void Add(Attachment tag, string network, IReadOnlyList<IPPrefix> addresses);
 
     /// <summary>Removes everything tagged for the attachment; nothing there is not an error.</summary>
-    void Remove(AttachmentTag tag);
+    void Remove(Attachment tag);
 
     /// <summary>Throws a <see cref="CniException"/> when the attachment's rules are missing or differ.</summary>
-    void Check(AttachmentTag tag, IReadOnlyList<IPPrefix> addresses);
+    void Check(Attachment tag, IReadOnlyList<IPPrefix> addresses);
 }
 
 /// <summary>Forwarding rules for an internal (Docker <c>--internal</c>) bridge: nothing leaves or enters it through other interfaces.</summary>

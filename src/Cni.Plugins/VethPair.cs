@@ -9,7 +9,7 @@ namespace Cni.Plugins;
 
 /// <summary>
 /// A veth pair made for one attachment: the host end in the host namespace, named and aliased by its
-/// <see cref="AttachmentTag"/>, and the container end created directly inside the container's namespace
+/// <see cref="Attachment"/>, and the container end created directly inside the container's namespace
 /// (one RTM_NEWLINK, no move, no window where the container interface sits in the host).
 /// </summary>
 public sealed class VethPair
@@ -22,7 +22,7 @@ public sealed class VethPair
     /// the same tag (an ADD that crashed half-way) is removed first; a host name taken by anything else, or a
     /// container interface name already in use, is an error.
     /// </summary>
-    public static VethPair Create(RouteSocket host, NetNs containerNs, RouteSocket container, AttachmentTag tag,
+    public static VethPair Create(RouteSocket host, NetNs containerNs, RouteSocket container, Attachment tag,
         int mtu, PhysicalAddress? containerMac, Rollback rollback)
     {
         string hostName = tag.HostInterfaceName;
@@ -32,9 +32,9 @@ public sealed class VethPair
 
         if (host.GetLink(hostName) is { } stale)
         {
-            if (stale.Alias != tag.Alias)
+            if (stale.Alias != tag.Tag)
                 throw new CniException(ErrorCode.FirstPluginCode, $"host interface name \"{hostName}\" is taken by another interface",
-                    $"expected alias \"{tag.Alias}\", found \"{stale.Alias}\"");
+                    $"expected alias \"{tag.Tag}\", found \"{stale.Alias}\"");
             host.DeleteLink(stale.Index);
         }
 
@@ -56,7 +56,7 @@ public sealed class VethPair
             ?? throw new CniException(ErrorCode.Internal, $"veth {hostName} vanished right after it was created");
         rollback.Add($"delete veth {hostName}", () => host.DeleteLink(hostLink.Index));
 
-        host.SetLinkAlias(hostLink.Index, tag.Alias);
+        host.SetLinkAlias(hostLink.Index, tag.Tag);
         var containerLink = container.GetLink(tag.IfName)
             ?? throw new CniException(ErrorCode.Internal, $"container interface {tag.IfName} vanished right after it was created");
         return new VethPair { Host = hostLink, Container = containerLink };
@@ -66,14 +66,14 @@ public sealed class VethPair
     /// The host end of an attachment's veth, found by its deterministic name and confirmed by its alias; null
     /// when there is none.
     /// </summary>
-    public static Link? FindHostEnd(RouteSocket host, AttachmentTag tag)
+    public static Link? FindHostEnd(RouteSocket host, Attachment tag)
     {
         var link = host.GetLink(tag.HostInterfaceName);
-        return link is not null && link.Alias == tag.Alias ? link : null;
+        return link is not null && link.Alias == tag.Tag ? link : null;
     }
 
     /// <summary>Deletes the attachment's pair from the host side (the container end goes with it). False when there was nothing.</summary>
-    public static bool DeleteByTag(RouteSocket host, AttachmentTag tag)
+    public static bool DeleteByTag(RouteSocket host, Attachment tag)
     {
         var link = FindHostEnd(host, tag);
         return link is not null && host.DeleteLink(link.Index);

@@ -3,13 +3,6 @@ using System.Text.Json.Serialization;
 
 namespace Cni.Spec;
 
-/// <summary>A (container ID, interface) pair, as GC's <c>cni.dev/valid-attachments</c> lists them.</summary>
-public sealed class Attachment
-{
-    [JsonPropertyName("containerID")] public string ContainerId { get; set; } = "";
-    [JsonPropertyName("ifname")] public string IfName { get; set; } = "";
-}
-
 /// <summary>Everything one plugin invocation receives: the CNI_* variables, the config and its raw bytes.</summary>
 public sealed class CniRequest
 {

@@ -100,11 +100,67 @@ public sealed class FirewallKernelTests : IDisposable
         new MasqueradeRules(_nft).Add("net1", "ctr1", "eth0", [ContainerPrefix]);
         Assert.Equal(NodeOutsideIp, SourceSeenOutside());
         string text = _node.Exec("nft", "list", "table", "inet", "sharpcni");
-        Assert.Contains("ip saddr 10.88.0.5 masquerade comment \"ctr1 eth0\"", text);
-        Assert.Contains("ip daddr 10.88.0.0/24 return comment \"ctr1 eth0\"", text);
-        Assert.Contains("ip daddr 224.0.0.0/4 return comment \"ctr1 eth0\"", text);
-        Assert.Contains("10.88.0.5 comment \"ctr1 eth0\" : goto masq-", text);
+        _output.WriteLine(text);
+        Assert.Contains("ip saddr @masq4 ip saddr . ip daddr != @masq4-exempt ip daddr != 224.0.0.0/4 masquerade comment \"sharpcni masquerade\"", text);
+        Assert.Contains("ip6 saddr @masq6 ip6 saddr . ip6 daddr != @masq6-exempt ip6 daddr != ff00::/8 masquerade comment \"sharpcni masquerade\"", text);
+        Assert.Contains("10.88.0.5 comment \"ctr1 eth0\"", text);
+        Assert.Contains("10.88.0.0/24 . 10.88.0.0/24 comment \"net1\"", text);
+        Assert.Contains("comment \"ctr1 eth0 net1\"", text);
+        Assert.DoesNotContain("chain masq-", text);
+        Assert.DoesNotContain("goto", text);
+        Assert.DoesNotContain("jump", text);
         Assert.Empty(new MasqueradeRules(_nft).Check("ctr1", "eth0", [ContainerPrefix]));
+    }
+
+    /// <summary>
+    /// Multicast is never forwarded from the container here, so the node itself sends from a masqueraded
+    /// address (10.88.0.1 on br0) out of vo0: unicast leaves masqueraded, multicast keeps its source.
+    /// </summary>
+    [KernelFact]
+    public void Multicast_is_not_masqueraded()
+    {
+        var group = IPAddress.Parse("239.1.2.3");
+        var bridgeIp = IPAddress.Parse("10.88.0.1");
+        new MasqueradeRules(_nft).Add("net1", "node", "br0", [IPPrefix.Parse("10.88.0.1/24")]);
+        using NetNs outsideNs = _outside.Open();
+        using NetNs nodeNs = _node.Open();
+        using Socket receiver = outsideNs.Run(() =>
+        {
+            var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            s.Bind(new IPEndPoint(IPAddress.Any, 9998));
+            s.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.AddMembership, new MulticastOption(group, OutsideIp));
+            return s;
+        });
+        using Socket sender = nodeNs.Run(() =>
+        {
+            var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            s.Bind(new IPEndPoint(bridgeIp, 0));
+            s.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastInterface, NodeOutsideIp.GetAddressBytes());
+            return s;
+        });
+        receiver.ReceiveTimeout = 300;
+
+        IPAddress? Seen(IPAddress destination)
+        {
+            var buffer = new byte[64];
+            for (int attempt = 0; attempt < 5; attempt++)
+            {
+                sender.SendTo("ping"u8, new IPEndPoint(destination, 9998));
+                EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+                try
+                {
+                    receiver.ReceiveFrom(buffer, ref from);
+                    return ((IPEndPoint)from).Address;
+                }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut || e.SocketErrorCode == SocketError.WouldBlock)
+                {
+                }
+            }
+            return null;
+        }
+
+        Assert.Equal(NodeOutsideIp, Seen(OutsideIp)); // the same socket's unicast is masqueraded...
+        Assert.Equal(bridgeIp, Seen(group));          // ...its multicast is not
     }
 
     [KernelFact]
@@ -139,14 +195,43 @@ public sealed class FirewallKernelTests : IDisposable
     }
 
     [KernelFact]
-    public void Check_reports_a_map_element_deleted_behind_our_back()
+    public void Check_reports_elements_deleted_behind_our_back_and_remove_still_cleans_up()
     {
         var masq = new MasqueradeRules(_nft);
         masq.Add("net1", "ctr1", "eth0", [ContainerPrefix]);
-        _node.Exec("nft", "delete", "element", "inet", "sharpcni", "masq-ip4", "{ 10.88.0.5 }");
+        _node.Exec("nft", "delete", "element", "inet", "sharpcni", "masq4", "{ 10.88.0.5 }");
+        _node.Exec("nft", "flush", "set", "inet", "sharpcni", "masq4-exempt");
         var problems = masq.Check("ctr1", "eth0", [ContainerPrefix]);
-        Assert.Contains(problems, p => p.Contains("10.88.0.5 is not in map masq-ip4", StringComparison.Ordinal));
-        masq.Remove("ctr1", "eth0"); // still cleans up the chain
+        Assert.Contains(problems, p => p.Contains("10.88.0.5 is not in set masq4", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("exemption 10.88.0.0/24 . 10.88.0.0/24 is not in set masq4-exempt", StringComparison.Ordinal));
+        masq.Remove("ctr1", "eth0");
+        Assert.DoesNotContain("ctr1", _node.Exec("nft", "list", "table", "inet", "sharpcni"));
+    }
+
+    [KernelFact]
+    public void Check_reports_a_changed_postrouting_chain()
+    {
+        var masq = new MasqueradeRules(_nft);
+        masq.Add("net1", "ctr1", "eth0", [ContainerPrefix]);
+        _node.Exec("nft", "flush", "chain", "inet", "sharpcni", "postrouting");
+        Assert.Contains(masq.Check("ctr1", "eth0", [ContainerPrefix]), p => p.Contains("postrouting", StringComparison.Ordinal));
+        masq.Add("net1", "ctr1", "eth0", [ContainerPrefix]); // ADD again repairs it
+        Assert.Empty(masq.Check("ctr1", "eth0", [ContainerPrefix]));
+    }
+
+    [KernelFact]
+    public void Add_again_replaces_the_attachments_addresses()
+    {
+        var masq = new MasqueradeRules(_nft);
+        masq.Add("net1", "ctr1", "eth0", [IPPrefix.Parse("10.88.0.6/24"), IPPrefix.Parse("fd00:88::6/64")]);
+        masq.Add("net1", "ctr1", "eth0", [ContainerPrefix]);
+        masq.Add("net1", "ctr1", "eth0", [ContainerPrefix]); // idempotent
+        Assert.Empty(masq.Check("ctr1", "eth0", [ContainerPrefix]));
+        string text = _node.Exec("nft", "list", "table", "inet", "sharpcni");
+        Assert.DoesNotContain("10.88.0.6", text);
+        Assert.DoesNotContain("fd00:88::6", text);
+        Assert.Equal(NodeOutsideIp, SourceSeenOutside());
+        masq.Remove("ctr1", "eth0");
         Assert.DoesNotContain("ctr1", _node.Exec("nft", "list", "table", "inet", "sharpcni"));
     }
 
@@ -157,9 +242,43 @@ public sealed class FirewallKernelTests : IDisposable
         masq.Add("net1", "old", "eth0", [ContainerPrefix]);
         masq.Add("net1", "new", "eth0", [ContainerPrefix]);
         Assert.Empty(masq.Check("new", "eth0", [ContainerPrefix]));
-        Assert.Equal([new Attachment("old", "eth0")], masq.Gc("net1", [new Attachment("new", "eth0")]));
+        Assert.DoesNotContain("old eth0", _node.Exec("nft", "list", "table", "inet", "sharpcni")); // it had nothing else
+        Assert.Empty(masq.Gc("net1", [new Attachment("new", "eth0")]));
+        masq.Remove("old", "eth0");
         Assert.Empty(masq.Check("new", "eth0", [ContainerPrefix]));
         Assert.Equal(NodeOutsideIp, SourceSeenOutside());
+    }
+
+    [KernelFact]
+    public void Add_takes_over_one_address_and_the_old_attachment_keeps_the_others_until_gc()
+    {
+        var masq = new MasqueradeRules(_nft);
+        masq.Add("net1", "old", "eth0", [ContainerPrefix, IPPrefix.Parse("10.88.0.7/24"), IPPrefix.Parse("fd00:88::5/64")]);
+        masq.Add("net1", "new", "eth0", [ContainerPrefix]);
+        Assert.Empty(masq.Check("new", "eth0", [ContainerPrefix]));
+        Assert.Empty(masq.Check("old", "eth0", [IPPrefix.Parse("10.88.0.7/24"), IPPrefix.Parse("fd00:88::5/64")]));
+        Assert.NotEmpty(masq.Check("old", "eth0", [ContainerPrefix]));
+        Assert.Equal([new Attachment("old", "eth0")], masq.Gc("net1", [new Attachment("new", "eth0")]));
+        string text = _node.Exec("nft", "list", "table", "inet", "sharpcni");
+        Assert.DoesNotContain("old eth0", text);
+        Assert.DoesNotContain("10.88.0.7", text);
+        Assert.Empty(masq.Check("new", "eth0", [ContainerPrefix]));
+        Assert.Equal(NodeOutsideIp, SourceSeenOutside());
+    }
+
+    [KernelFact]
+    public void Add_clears_stray_exemptions_it_would_overlap()
+    {
+        var masq = new MasqueradeRules(_nft);
+        masq.Add("net1", "ctr1", "eth0", [IPPrefix.Parse("10.88.0.6/24")]);
+        // A leftover nobody records: a range overlapping the exemption Add needs.
+        masq.Remove("ctr1", "eth0");
+        Assert.Empty(masq.Gc("net1", [])); // prunes the network's exemption
+        Assert.Empty(_nft.ListElements(NftFamily.Inet, "sharpcni", MasqueradeRules.Exempt4));
+        _node.Exec("nft", "add", "element", "inet", "sharpcni", "masq4-exempt", "{ 10.88.0.0/24 . 10.88.0.128/25 comment \"stray\" }");
+        masq.Add("net1", "ctr2", "eth0", [ContainerPrefix]);
+        Assert.Empty(masq.Check("ctr2", "eth0", [ContainerPrefix]));
+        Assert.DoesNotContain("stray", _node.Exec("nft", "list", "table", "inet", "sharpcni"));
     }
 
     [KernelFact]
@@ -175,6 +294,22 @@ public sealed class FirewallKernelTests : IDisposable
         Assert.Contains("\"a eth0\"", text);
         Assert.DoesNotContain("\"b eth0\"", text);
         Assert.Contains("\"c eth0\"", text);
+    }
+
+    [KernelFact]
+    public void Gc_prunes_exemption_classes_only_when_no_address_uses_them()
+    {
+        var masq = new MasqueradeRules(_nft);
+        masq.Add("net1", "a", "eth0", [IPPrefix.Parse("10.88.0.10/24")]);
+        masq.Add("net1", "b", "eth0", [IPPrefix.Parse("10.88.0.11/24")]);
+        masq.Add("net2", "c", "eth0", [IPPrefix.Parse("10.99.0.12/24")]);
+        Assert.Equal(2, _nft.ListElements(NftFamily.Inet, "sharpcni", MasqueradeRules.Exempt4).Count); // one per network, shared
+        masq.Remove("a", "eth0");
+        Assert.Empty(masq.Gc("net1", [new Attachment("b", "eth0")]));
+        Assert.Equal(2, _nft.ListElements(NftFamily.Inet, "sharpcni", MasqueradeRules.Exempt4).Count);
+        Assert.Equal([new Attachment("b", "eth0")], masq.Gc("net1", []));
+        Assert.Single(_nft.ListElements(NftFamily.Inet, "sharpcni", MasqueradeRules.Exempt4));
+        Assert.Empty(masq.Check("c", "eth0", [IPPrefix.Parse("10.99.0.12/24")]));
     }
 
     [KernelFact]
@@ -196,48 +331,56 @@ public sealed class FirewallKernelTests : IDisposable
     [KernelFact]
     public void Add_and_remove_cost_the_same_with_a_thousand_containers()
     {
+        const int Samples = 60;
         var masq = new MasqueradeRules(_nft);
         static IPPrefix Address(int i) => new(new IPAddress(new byte[] { 10, 200, (byte)(i / 250), (byte)(i % 250 + 2) }), 16);
 
-        (double add, double remove) Measure(int offset, int count)
+        (double add, double remove) Median(int offset)
         {
-            var sw = Stopwatch.StartNew();
-            for (int i = 0; i < count; i++)
+            var adds = new double[Samples];
+            var removes = new double[Samples];
+            for (int i = 0; i < Samples; i++)
             {
+                long start = Stopwatch.GetTimestamp();
                 masq.Add("scale", "m" + (offset + i), "eth0", [Address(offset + i)]);
+                adds[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
-            double add = sw.Elapsed.TotalMilliseconds / count;
-            sw.Restart();
-            for (int i = 0; i < count; i++)
+            for (int i = 0; i < Samples; i++)
             {
+                long start = Stopwatch.GetTimestamp();
                 masq.Remove("m" + (offset + i), "eth0");
+                removes[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
-            return (add, sw.Elapsed.TotalMilliseconds / count);
+            Array.Sort(adds);
+            Array.Sort(removes);
+            return (adds[Samples / 2], removes[Samples / 2]);
         }
 
         for (int i = 0; i < 10; i++)
         {
             masq.Add("scale", "c" + i, "eth0", [Address(i)]);
         }
-        Measure(5000, 10); // warm up
-        (double add10, double remove10) = Measure(5000, 50);
+        Median(5000); // warm up (JIT, sets)
+        (double add10, double remove10) = Median(5000);
 
         for (int i = 10; i < 1000; i++)
         {
             masq.Add("scale", "c" + i, "eth0", [Address(i)]);
         }
-        Assert.Equal(1000, _nft.ListElements(NftFamily.Inet, "sharpcni", MasqueradeRules.MapV4).Count);
-        (double add1000, double remove1000) = Measure(5000, 50);
+        Assert.Equal(1000, _nft.ListElements(NftFamily.Inet, "sharpcni", MasqueradeRules.Set4).Count);
+        Assert.Single(_nft.ListElements(NftFamily.Inet, "sharpcni", MasqueradeRules.Exempt4)); // one network: one class
+        (double add1000, double remove1000) = Median(5000);
 
-        _output.WriteLine($"per-op ms with 10 containers: add {add10:F3}, remove {remove10:F3}; with 1000: add {add1000:F3}, remove {remove1000:F3}");
-        Console.WriteLine($"[scale] per-op ms with 10 containers: add {add10:F3}, remove {remove10:F3}; with 1000: add {add1000:F3}, remove {remove1000:F3}");
-        // What we send per container is constant (same transaction shape at any scale)...
-        Assert.Equal(
-            MasqueradeRules.PlanAdd("scale", new Attachment("x", "eth0"), [Address(1)]).Count,
-            MasqueradeRules.PlanAdd("scale", new Attachment("y", "eth0"), [Address(999)]).Count);
-        // ...but the kernel re-validates jump targets reachable from the verdict map at every commit,
-        // which grows with the number of per-container chains: allow that, bound it loosely.
-        Assert.True(add1000 < 25, $"add too slow at 1000 containers: {add10:F3} ms -> {add1000:F3} ms");
-        Assert.True(remove1000 < 25, $"remove too slow at 1000 containers: {remove10:F3} ms -> {remove1000:F3} ms");
+        long gcStart = Stopwatch.GetTimestamp();
+        Assert.Empty(masq.Gc("scale", Enumerable.Range(0, 1000).Select(i => new Attachment("c" + i, "eth0"))));
+        double gc1000 = Stopwatch.GetElapsedTime(gcStart).TotalMilliseconds;
+
+        string line = $"median per-op ms ({Samples} samples) with 10 containers: add {add10:F3}, remove {remove10:F3}; "
+            + $"with 1000: add {add1000:F3}, remove {remove1000:F3}; gc of 1000 keeping all {gc1000:F1} ms";
+        _output.WriteLine(line);
+        Console.WriteLine("[scale] " + line);
+        // Flat: at most 1.3x, plus 0.1 ms for scheduler noise on a small shared VM.
+        Assert.True(add1000 <= add10 * 1.3 + 0.1, $"add grows with containers: {add10:F3} ms -> {add1000:F3} ms");
+        Assert.True(remove1000 <= remove10 * 1.3 + 0.1, $"remove grows with containers: {remove10:F3} ms -> {remove1000:F3} ms");
     }
 }

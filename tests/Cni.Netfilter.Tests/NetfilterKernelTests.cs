@@ -196,4 +196,54 @@ public sealed class NetfilterKernelTests : IDisposable
         Assert.Contains("fd00:1::/64 comment \"v6 net\"", text);
         Assert.Contains("fd00:1::5 : jump per-container", text);
     }
+
+    private static byte[] Pair(string a, string b) => NftData.Concat(NftData.Address(IPAddress.Parse(a)), NftData.Address(IPAddress.Parse(b)));
+
+    [KernelFact]
+    public void Concatenated_interval_set_elements_round_trip_with_key_end()
+    {
+        var v4 = NftDataType.Concat(NftDataType.Ipv4Address, NftDataType.Ipv4Address);
+        var v6 = NftDataType.Concat(NftDataType.Ipv6Address, NftDataType.Ipv6Address);
+        _nft.Commit(Skeleton()
+            .AddSet(new NftSet(NftFamily.Inet, Table, "exempt4", v4) { Flags = NftSetFlags.Interval })
+            .AddSet(new NftSet(NftFamily.Inet, Table, "exempt6", v6) { Flags = NftSetFlags.Interval })
+            .AddRule(new NftRuleBuilder().SourceAndDestinationInSet(false, "exempt4", invert: true).Masquerade().Build(Table, "postrouting"))
+            .AddRule(new NftRuleBuilder().SourceAndDestinationInSet(true, "exempt6").Return().Build(Table, "postrouting"))
+            .AddElements(NftFamily.Inet, Table, "exempt4",
+            [
+                NftSetElement.Range(Pair("10.88.0.5", "10.88.0.0"), Pair("10.88.0.5", "10.88.0.255"), "c1 eth0"),
+                NftSetElement.Range(Pair("10.88.0.5", "203.0.113.0"), Pair("10.88.0.5", "203.0.113.255"), "c1 eth0"),
+            ])
+            .AddElements(NftFamily.Inet, Table, "exempt6",
+                [NftSetElement.Range(Pair("fd00::5", "fd00::"), NftData.Concat(NftData.Address(IPAddress.Parse("fd00::5")), NftData.LastAddress(IPAddress.Parse("fd00::"), 64)), "c1 eth0")]));
+
+        string text = _ns.Exec("nft", "list", "table", "inet", Table);
+        Assert.Contains("type ipv4_addr . ipv4_addr", text);
+        Assert.Contains("flags interval", text);
+        Assert.Contains("10.88.0.5 . 10.88.0.0/24 comment \"c1 eth0\"", text);
+        Assert.Contains("10.88.0.5 . 203.0.113.0/24 comment \"c1 eth0\"", text);
+        Assert.Contains("fd00::5 . fd00::/64 comment \"c1 eth0\"", text);
+        Assert.Contains("ip saddr . ip daddr != @exempt4 masquerade", text);
+        Assert.Contains("ip6 saddr . ip6 daddr @exempt6 return", text);
+
+        // Our dump reads key and key end; an element nft adds reads back the same way.
+        _ns.Exec("nft", "add", "element", "inet", Table, "exempt4", "{ 10.88.0.6 . 10.0.0.0/8 comment \"c2 eth0\" }");
+        var elements = _nft.ListElements(NftFamily.Inet, Table, "exempt4");
+        var byNft = Assert.Single(elements, e => e.Comment == "c2 eth0");
+        Assert.Equal(Pair("10.88.0.6", "10.0.0.0"), byNft.Key);
+        Assert.Equal(Pair("10.88.0.6", "10.255.255.255"), byNft.KeyEnd);
+        Assert.Equal(3, elements.Count);
+
+        // Exact lookup by range, then delete by range.
+        var found = _nft.GetElement(NftFamily.Inet, Table, "exempt4", Pair("10.88.0.5", "203.0.113.0"), Pair("10.88.0.5", "203.0.113.255"));
+        Assert.Equal("c1 eth0", found?.Comment);
+        Assert.Equal(Pair("10.88.0.5", "203.0.113.255"), found?.KeyEnd);
+        _nft.Commit(new NftTransaction().DeleteElements(NftFamily.Inet, Table, "exempt4", [found!]));
+        Assert.Null(_nft.GetElement(NftFamily.Inet, Table, "exempt4", Pair("10.88.0.5", "203.0.113.0"), Pair("10.88.0.5", "203.0.113.255")));
+        Assert.DoesNotContain("203.0.113", _ns.Exec("nft", "list", "set", "inet", Table, "exempt4"));
+
+        // Overlapping a range already there is refused, whole batch.
+        Assert.ThrowsAny<NetlinkException>(() => _nft.Commit(new NftTransaction().AddElements(NftFamily.Inet, Table, "exempt4",
+            [NftSetElement.Range(Pair("10.88.0.6", "10.1.0.0"), Pair("10.88.0.6", "10.1.255.255"))])));
+    }
 }

@@ -20,7 +20,7 @@ public sealed class BridgeKernelTests : IDisposable
         var result = _node.Add(_plugin, conf, c1);
 
         Assert.Equal(_node.Bridge, (string?)result["interfaces"]![0]!["name"]);
-        Assert.Equal(new AttachmentTag("ctr1", "eth0").HostInterfaceName, (string?)result["interfaces"]![1]!["name"]);
+        Assert.Equal(new Attachment("ctr1", "eth0").HostInterfaceName, (string?)result["interfaces"]![1]!["name"]);
         Assert.Equal(BridgeNode.PathOf(c1), (string?)result["interfaces"]![2]!["sandbox"]);
         Assert.Equal(2, (int?)result["ips"]![0]!["interface"]);
         Assert.Equal("10.66.0.1", (string?)result["ips"]![0]!["gateway"]);

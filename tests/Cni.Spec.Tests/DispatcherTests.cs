@@ -233,6 +233,21 @@ public class DispatcherTests
     }
 
     [Fact]
+    public void Valid_attachments_are_values_with_their_tag_and_missing_fields_read_as_empty()
+    {
+        var plugin = new FakePlugin();
+        Run(plugin, Env("GC"), """
+            {"cniVersion":"1.1.0","name":"net1","type":"fake",
+             "cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"},{"ifname":"eth1"}]}
+            """);
+        var attachments = plugin.Last!.ValidAttachments;
+        Assert.Equal(new Attachment("c1", "eth0"), attachments[0]);
+        Assert.Equal("c1 eth0", attachments[0].Tag);
+        Assert.Equal(new Attachment("", "eth1"), attachments[1]);
+        Assert.Contains(new Attachment("c1", "eth0"), attachments.ToHashSet());
+    }
+
+    [Fact]
     public void The_older_attachments_key_is_read_and_a_missing_key_is_empty()
     {
         var plugin = new FakePlugin();

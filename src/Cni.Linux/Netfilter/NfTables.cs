@@ -26,9 +26,6 @@ internal static class NfTables
     public const ushort NFTA_EXPR_NAME = 1;
     public const ushort NFTA_EXPR_DATA = 2;
 
-    /// <summary>NFT_USERDATA_MAXLEN: the kernel's limit on any userdata blob.</summary>
-    public const int NFT_USERDATA_MAXLEN = 256;
-
     /// <summary>NFT_NAME_MAXLEN (table, chain, set names, including the NUL).</summary>
     public const int NFT_NAME_MAXLEN = 256;
 

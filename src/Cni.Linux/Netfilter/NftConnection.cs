@@ -144,9 +144,10 @@ public sealed class NftConnection : IDisposable
 
     /// <summary>
     /// One element looked up by key (NFT_MSG_GETSETELEM without a dump), or null when the key, set or
-    /// table does not exist. Costs the same however big the set is.
+    /// table does not exist. Costs the same however big the set is. In a concatenated interval set
+    /// give the range's <paramref name="keyEnd"/> too.
     /// </summary>
-    public NftSetElement? GetElement(NftFamily family, string table, string set, byte[] key)
+    public NftSetElement? GetElement(NftFamily family, string table, string set, byte[] key, byte[]? keyEnd = null)
     {
         var found = new List<NftSetElement>();
         var writer = new NetlinkWriter(512);
@@ -157,7 +158,7 @@ public sealed class NftConnection : IDisposable
             writer.AttributeString(NftSetElement.NFTA_SET_ELEM_LIST_SET, set);
             using (writer.Nest(NftSetElement.NFTA_SET_ELEM_LIST_ELEMENTS))
             {
-                new NftSetElement(key).Write(ref writer, keyOnly: true);
+                new NftSetElement(key) { KeyEnd = keyEnd }.Write(ref writer, keyOnly: true);
             }
             bool ok = _socket.TryRequest(ref writer, out NetlinkException? error, m =>
             {

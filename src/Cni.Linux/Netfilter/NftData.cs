@@ -77,6 +77,18 @@ public static class NftData
         return bytes;
     }
 
+    /// <summary>The last address of the prefix: host bits set.</summary>
+    public static byte[] LastAddress(IPAddress address, int prefixLength)
+    {
+        byte[] bytes = address.GetAddressBytes();
+        byte[] mask = PrefixMask(bytes.Length, prefixLength);
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            bytes[i] |= (byte)~mask[i];
+        }
+        return bytes;
+    }
+
     /// <summary>
     /// A concatenation (nft's "a . b"): each part padded with zeros to a multiple of 4 bytes,
     /// matching consecutive 32-bit registers.

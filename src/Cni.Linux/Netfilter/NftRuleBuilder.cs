@@ -90,6 +90,16 @@ public sealed class NftRuleBuilder
         return Add(new NftLookup(set, Invert: invert));
     }
 
+    /// <summary>ip[6] saddr . ip[6] daddr [!=] @set (a set of type addr . addr, like nft loads it: reg 1 and the next free register).</summary>
+    public NftRuleBuilder SourceAndDestinationInSet(bool ipv6, string set, bool invert = false)
+    {
+        MatchNfProto(ipv6);
+        Add(NftPayload.Source(ipv6));
+        // nft puts a 16-byte part in the next 128-bit register, a 4-byte part in the next 32-bit one.
+        Add(NftPayload.Destination(ipv6, ipv6 ? NftRegisters.NFT_REG_2 : NftRegisters.Reg32At(NftData.NFT_REG32_SIZE)));
+        return Add(new NftLookup(set, Invert: invert));
+    }
+
     /// <summary>ip[6] saddr vmap @map.</summary>
     public NftRuleBuilder SourceVerdictMap(bool ipv6, string map)
     {

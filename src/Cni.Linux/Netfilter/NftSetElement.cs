@@ -18,7 +18,8 @@ public sealed record NftSetElement(byte[] Key)
     internal const ushort NFTA_SET_ELEM_FLAGS = 3;
     internal const ushort NFTA_SET_ELEM_TIMEOUT = 4;
     internal const ushort NFTA_SET_ELEM_USERDATA = 6;
-    internal const ushort NFTA_SET_ELEM_KEY_END = 9;
+    internal const ushort NFTA_SET_ELEM_OBJREF = 9;
+    internal const ushort NFTA_SET_ELEM_KEY_END = 10;
 
     // enum nft_set_elem_list_attributes
     internal const ushort NFTA_SET_ELEM_LIST_TABLE = 1;
@@ -71,6 +72,19 @@ public sealed record NftSetElement(byte[] Key)
         }
         var first = new NftSetElement(start) { Comment = comment };
         return overflow ? [first] : [first, new NftSetElement(end) { Flags = NFT_SET_ELEM_INTERVAL_END }];
+    }
+
+    /// <summary>
+    /// A range <paramref name="first"/> … <paramref name="last"/> (both inclusive) as one element of a
+    /// concatenated interval set (pipapo): NFTA_SET_ELEM_KEY and NFTA_SET_ELEM_KEY_END, no end flag.
+    /// </summary>
+    public static NftSetElement Range(byte[] first, byte[] last, string? comment = null)
+    {
+        if (first.Length != last.Length)
+        {
+            throw new ArgumentException("range ends differ in length", nameof(last));
+        }
+        return new NftSetElement(first) { KeyEnd = last, Comment = comment };
     }
 
     internal void Write(ref NetlinkWriter writer, bool keyOnly)

@@ -18,6 +18,9 @@ public static class NftUserData
     public const byte NFTNL_UDATA_SET_DATABYTEORDER = 1;
     public const byte NFTNL_UDATA_SET_COMMENT = 7;
 
+    /// <summary>NFT_USERDATA_MAXLEN: the kernel's limit on any userdata blob.</summary>
+    public const int NFT_USERDATA_MAXLEN = 256;
+
     /// <summary>NFTNL_UDATA_COMMENT_MAXLEN (bytes, including the NUL).</summary>
     public const int NFTNL_UDATA_COMMENT_MAXLEN = 128;
 
@@ -52,6 +55,28 @@ public static class NftUserData
         tlv[1] = (byte)value.Length;
         value.CopyTo(tlv.AsSpan(2));
         return tlv;
+    }
+
+    /// <summary>
+    /// The value of the first TLV of <paramref name="type"/> in a userdata blob, or null. nft ignores
+    /// element TLV types it does not know, so a tool may keep its own record next to the comment.
+    /// </summary>
+    public static byte[]? Find(ReadOnlySpan<byte> userData, byte type)
+    {
+        while (userData.Length >= 2)
+        {
+            int len = userData[1];
+            if (2 + len > userData.Length)
+            {
+                return null;
+            }
+            if (userData[0] == type)
+            {
+                return userData.Slice(2, len).ToArray();
+            }
+            userData = userData[(2 + len)..];
+        }
+        return null;
     }
 
     /// <summary>Finds the comment TLV of <paramref name="type"/> in a userdata blob.</summary>

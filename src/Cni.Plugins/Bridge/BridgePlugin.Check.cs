@@ -15,7 +15,7 @@ public sealed partial class BridgePlugin
     {
         var o = OptionsOf(request);
         var c = o.Config;
-        var tag = new AttachmentTag(request.ContainerId, request.IfName);
+        var tag = new Attachment(request.ContainerId, request.IfName);
 
         if (o.HasIpam)
             IpamDelegate.Check(request);
@@ -56,7 +56,7 @@ public sealed partial class BridgePlugin
 
         // The host veth: ours, the peer of the container interface, on the bridge.
         var hostEnd = VethPair.FindHostEnd(host, tag)
-            ?? throw Failed($"CNI veth created for bridge {o.Bridge} was not found", $"no interface {tag.HostInterfaceName} with alias \"{tag.Alias}\"");
+            ?? throw Failed($"CNI veth created for bridge {o.Bridge} was not found", $"no interface {tag.HostInterfaceName} with alias \"{tag.Tag}\"");
         if (hostRecord is null)
             throw Failed($"host veth {hostEnd.Name} is not in prevResult");
         CheckMac(hostRecord, hostEnd, "Host veth");
@@ -99,7 +99,7 @@ public sealed partial class BridgePlugin
     public override void Gc(CniRequest request)
     {
         var o = OptionsOf(request);
-        var valid = request.ValidAttachments.Select(a => new AttachmentTag(a.ContainerId, a.IfName)).ToHashSet();
+        var valid = request.ValidAttachments.ToHashSet();
         var failures = new DelFailures();
         failures.Try("sweep stale veths", () =>
         {
@@ -111,7 +111,7 @@ public sealed partial class BridgePlugin
                 if (link.Kind != "veth" || link.MasterIndex != bridge.Index || link.Alias is not { } alias) continue;
                 int space = alias.IndexOf(' ');
                 if (space <= 0) continue;
-                var tag = new AttachmentTag(alias[..space], alias[(space + 1)..]);
+                var tag = new Attachment(alias[..space], alias[(space + 1)..]);
                 if (link.Name != tag.HostInterfaceName || valid.Contains(tag)) continue;
                 host.DeleteLink(link.Index);
                 if (o.Config.IPMasq) _masquerade().Remove(tag);

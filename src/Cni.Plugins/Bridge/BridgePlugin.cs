@@ -42,7 +42,7 @@ public sealed partial class BridgePlugin : CniPlugin
     {
         var o = OptionsOf(request);
         var c = o.Config;
-        var tag = new AttachmentTag(request.ContainerId, request.IfName);
+        var tag = new Attachment(request.ContainerId, request.IfName);
         if (c.MacSpoofCheck)
             throw new CniException(ErrorCode.UnsupportedField, "macspoofchk is not supported by this bridge plugin yet",
                 "remove macspoofchk from the config; the option is not ignored silently");
@@ -144,7 +144,7 @@ public sealed partial class BridgePlugin : CniPlugin
     public override void Del(CniRequest request)
     {
         var o = OptionsOf(request);
-        var tag = new AttachmentTag(request.ContainerId, request.IfName);
+        var tag = new Attachment(request.ContainerId, request.IfName);
         var failures = new DelFailures();
 
         // 1. The interface: by its tag on the host, so neither the namespace nor prevResult is needed.

@@ -17,7 +17,7 @@ namespace Cni.Plugins.Macvlan;
 public static class MacvlanLink
 {
     /// <summary>"mvt" and 12 hex digits of the attachment's hash: unique per (container ID, ifname), 15 bytes.</summary>
-    public static string TemporaryName(AttachmentTag tag) => tag.HostInterfaceNameWithPrefix("mvt");
+    public static string TemporaryName(Attachment tag) => tag.HostInterfaceNameWithPrefix("mvt");
 
     /// <summary>
     /// Creates the link, registers its deletion with <paramref name="rollback"/>, renames it to
@@ -26,7 +26,7 @@ public static class MacvlanLink
     /// <param name="host">A socket in the plugin's namespace; null with linkInContainer.</param>
     /// <param name="forceMove">Test hook: take the create-then-move path as if the kernel refused direct creation.</param>
     public static Link Create(RouteSocket? host, NetNs netns, RouteSocket container, Link master, MacvlanOptions o,
-        AttachmentTag tag, Rollback rollback, bool forceMove = false)
+        Attachment tag, Rollback rollback, bool forceMove = false)
     {
         string temp = TemporaryName(tag);
         if (container.GetLink(tag.IfName) is not null)

@@ -26,7 +26,7 @@ public sealed partial class MacvlanPlugin : CniPlugin
     public override Result Add(CniRequest request)
     {
         var o = MacvlanOptions.From(request);
-        var tag = new AttachmentTag(request.ContainerId, request.IfName);
+        var tag = new Attachment(request.ContainerId, request.IfName);
 
         using var netns = ContainerNamespace.Open(request.Netns);
         using var container = RouteSocket.OpenIn(netns);
@@ -82,7 +82,7 @@ public sealed partial class MacvlanPlugin : CniPlugin
     public override void Del(CniRequest request)
     {
         var config = MacvlanConfig.Parse(request.StdinData);
-        var tag = new AttachmentTag(request.ContainerId, request.IfName);
+        var tag = new Attachment(request.ContainerId, request.IfName);
         string temp = MacvlanLink.TemporaryName(tag);
         var failures = new DelFailures();
 

@@ -1,3 +1,4 @@
+using Cni.Spec;
 using System.Buffers.Binary;
 using System.Net;
 
@@ -11,7 +12,7 @@ public static class VtepAddress
 {
     /// <summary>
     /// The low 48 bits of FNV-1a("sharpcni-vxlan" NUL, VNI big-endian, address bytes), made a locally administered
-    /// unicast address. A plain hash on purpose, as <see cref="AttachmentTag"/>: no OpenSSL at start-up.
+    /// unicast address. A plain hash on purpose, as <see cref="Attachment"/>: no OpenSSL at start-up.
     /// </summary>
     public static HardwareAddress Derive(uint vni, IPAddress local)
     {
@@ -23,7 +24,7 @@ public static class VtepAddress
         BinaryPrimitives.WriteUInt32BigEndian(input[label.Length..], vni);
         addr.CopyTo(input[(label.Length + 4)..]);
 
-        ulong mac = AttachmentTag.Fnv1a64(input) & 0xFFFF_FFFF_FFFFUL;
+        ulong mac = Attachment.Fnv1a64(input) & 0xFFFF_FFFF_FFFFUL;
         mac = (mac & ~(0x01UL << 40)) | (0x02UL << 40); // unicast, locally administered
         return new HardwareAddress(mac);
     }

@@ -202,7 +202,7 @@ public sealed class MacvlanKernelTests : IDisposable
     public void Del_removes_a_temporary_macvlan_left_by_an_interrupted_add()
     {
         string c1 = _node.NewNamespace();
-        string temp = MacvlanLink.TemporaryName(new AttachmentTag("ctr1", "eth0"));
+        string temp = MacvlanLink.TemporaryName(new Attachment("ctr1", "eth0"));
         _node.Ip(_node.Node, "link", "add", temp, "link", "eth0", "netns", c1, "type", "macvlan");
         _node.Ip(_node.Node, "link", "add", temp, "link", "eth0", "type", "macvlan");
 

@@ -133,9 +133,9 @@ public sealed class MacvlanOptionsTests
     [Fact]
     public void Temporary_name_is_deterministic_15_bytes_and_per_attachment()
     {
-        string a = MacvlanLink.TemporaryName(new AttachmentTag("ctr1", "eth0"));
-        Assert.Equal(a, MacvlanLink.TemporaryName(new AttachmentTag("ctr1", "eth0")));
-        Assert.NotEqual(a, MacvlanLink.TemporaryName(new AttachmentTag("ctr1", "eth1")));
+        string a = MacvlanLink.TemporaryName(new Attachment("ctr1", "eth0"));
+        Assert.Equal(a, MacvlanLink.TemporaryName(new Attachment("ctr1", "eth0")));
+        Assert.NotEqual(a, MacvlanLink.TemporaryName(new Attachment("ctr1", "eth1")));
         Assert.StartsWith("mvt", a);
         Assert.Equal(15, a.Length);
     }

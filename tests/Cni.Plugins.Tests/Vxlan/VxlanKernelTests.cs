@@ -233,7 +233,7 @@ public sealed class VxlanKernelTests : IDisposable
     /// <summary>A CHECK request carrying the prevResult ADD returned for this attachment (bridge, host veth, container).</summary>
     private static CniRequest WithPrev(CniRequest check, string cfg)
     {
-        var tag = new AttachmentTag(check.ContainerId, check.IfName);
+        var tag = new Attachment(check.ContainerId, check.IfName);
         string prev = $$"""{"cniVersion":"1.1.0","interfaces":[{"name":"vx91"},{"name":"{{tag.HostInterfaceName}}"},{"name":"eth0","sandbox":"{{check.Netns}}"}]}""";
         byte[] bytes = System.Text.Encoding.UTF8.GetBytes($$"""{"cniVersion":"1.1.0","name":"ovl","type":"vxlan","prevResult":{{prev}},{{cfg}}}""");
         return new CniRequest
