@@ -8,6 +8,8 @@
 #   size  file size in KiB
 # and the ratio ours/reference for each. Set FLOOR=/path/to/binary to add a row for a baseline
 # (e.g. a NativeAOT hello-world) measured the same way.
+# With ADD=1 (needs root), also the CPU of a real ADD+DEL pair: host-local on a temporary dataDir, and
+# loopback in a throwaway network namespace (cnitest-startup-$$, deleted at exit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-bin}
@@ -69,4 +71,45 @@ for plugin in "$BIN"/*; do
 done
 if [ -n "${FLOOR:-}" ]; then
   measure_row "(floor)" "$FLOOR"
+fi
+
+# ---- ADD=1: a real ADD followed by its DEL, CPU per pair ----
+[ "${ADD:-0}" = 1 ] || exit 0
+WORK=$(mktemp -d /tmp/bench-startup.XXXXXX)
+NS=cnitest-startup-$$
+cleanup() { ip netns del "$NS" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+ip netns add "$NS"
+ADD_RUNS=${ADD_RUNS:-100}
+
+# add_del_ms PLUGIN CONFIG: task-clock of one ADD plus its DEL in ms (mean over $ADD_RUNS pairs, counted
+# with every process the loop starts, so it includes bash's fork for both plugins alike)
+add_del_ms() {
+  local plugin=$1
+  printf '%s' "$2" >"$WORK/conf.json"
+  CNI_NETNS=/var/run/netns/$NS CNI_IFNAME=${IFNAME:-eth0} CNI_PATH=$REF_DIR perf stat -x, -e task-clock bash -c '
+    for ((i = 0; i < $3; i++)); do
+      CNI_COMMAND=ADD CNI_CONTAINERID=bench$i "$1" <"$2" >/dev/null || { echo "ADD failed: $1" >&2; exit 1; }
+      CNI_COMMAND=DEL CNI_CONTAINERID=bench$i "$1" <"$2" >/dev/null || { echo "DEL failed: $1" >&2; exit 1; }
+    done' _ "$plugin" "$WORK/conf.json" "$ADD_RUNS" 2>&1 >/dev/null \
+    | awk -F, -v n="$ADD_RUNS" '$3 == "task-clock" { printf "%.2f", $1 / n }'
+}
+
+hl_conf() { printf '{"cniVersion":"1.0.0","name":"bench","type":"bridge","ipam":{"type":"host-local","dataDir":"%s","ranges":[[{"subnet":"10.20.0.0/16"}]]}}' "$1"; }
+lo_conf='{"cniVersion":"1.0.0","name":"bench","type":"loopback"}'
+
+echo
+printf "ADD+DEL pair, %d pairs each (cpu: task-clock per pair incl. bash's fork)\n" "$ADD_RUNS"
+add_fmt='%-12s | %7s %7s %6s\n'
+printf "$add_fmt" plugin "cpu ms" "ref" ratio
+printf "$add_fmt" ------------ ------- ------- ------
+if [ -x "$BIN/host-local" ]; then
+  o=$(add_del_ms "$BIN/host-local" "$(hl_conf "$WORK/ours")"); r=-
+  [ -x "$REF_DIR/host-local" ] && r=$(add_del_ms "$REF_DIR/host-local" "$(hl_conf "$WORK/ref")")
+  printf "$add_fmt" host-local "$o" "$r" "$(ratio "$o" "$r")"
+fi
+if [ -x "$BIN/loopback" ]; then
+  o=$(IFNAME=lo add_del_ms "$BIN/loopback" "$lo_conf"); r=-
+  [ -x "$REF_DIR/loopback" ] && r=$(IFNAME=lo add_del_ms "$REF_DIR/loopback" "$lo_conf")
+  printf "$add_fmt" loopback "$o" "$r" "$(ratio "$o" "$r")"
 fi

@@ -5,6 +5,9 @@ namespace Cni.Spec;
 
 /// <summary>Source-generated (reflection-free) JSON for every spec type.</summary>
 [JsonSourceGenerationOptions(
+    // For reading (output goes through SpecJsonWriteContext): metadata alone, no serialize handlers
+    // (and their encoded property names) to build at start-up.
+    GenerationMode = JsonSourceGenerationMode.Metadata,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     WriteIndented = true,
     IndentSize = 4,
