@@ -59,6 +59,8 @@ internal sealed class RuntimeConfigJson
 }
 
 [JsonSourceGenerationOptions(
+    // Read-only: metadata alone, no serialize handlers (and their encoded property names) to build at start-up.
+    GenerationMode = JsonSourceGenerationMode.Metadata,
     PropertyNameCaseInsensitive = true,
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     ReadCommentHandling = JsonCommentHandling.Disallow,

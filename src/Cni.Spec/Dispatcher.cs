@@ -1,4 +1,3 @@
-using System.Collections;
 using Microsoft.Win32.SafeHandles;
 using System.Text.Json;
 
@@ -21,15 +20,7 @@ public static class Dispatcher
         using var stdin = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
         using var stdout = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
         using var stderr = new StreamWriter(new FileStream(new SafeFileHandle(2, ownsHandle: false), FileAccess.Write, bufferSize: 0));
-        return Run(plugin, ProcessEnvironment(), stdin, stdout, stderr);
-    }
-
-    public static IReadOnlyDictionary<string, string> ProcessEnvironment()
-    {
-        var env = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (DictionaryEntry e in Environment.GetEnvironmentVariables())
-            env[(string)e.Key] = (string?)e.Value ?? "";
-        return env;
+        return Run(plugin, new ProcessEnvironment(), stdin, stdout, stderr);
     }
 
     public static int Run(CniPlugin plugin, IReadOnlyDictionary<string, string> env, Stream stdin, Stream stdout, TextWriter stderr)
@@ -119,8 +110,10 @@ public static class Dispatcher
             "STATUS" or "GC" => ["CNI_PATH"],
             _ => [],
         };
-        var missing = required.Where(k => Get(env, k).Length == 0).ToArray();
-        if (missing.Length > 0)
+        List<string>? missing = null;
+        foreach (string key in required)
+            if (Get(env, key).Length == 0) (missing ??= []).Add(key);
+        if (missing is not null)
             throw new CniException(ErrorCode.InvalidEnvironmentVariables, $"required env variables [{string.Join(",", missing)}] missing");
     }
 
@@ -151,16 +144,26 @@ public static class Dispatcher
             }
             catch (JsonException) { /* VERSION does not depend on its input */ }
         }
-        var info = new VersionResult { CniVersion = answer, SupportedVersions = [.. plugin.SupportedVersions] };
-        stdout.Write(JsonSerializer.SerializeToUtf8Bytes(info, SpecJsonWriteContext.Default.VersionResult));
-        stdout.Flush();
+        // Two fields: written by hand, because serializer metadata for them would cost more than VERSION itself.
+        using var json = new Utf8JsonWriter(stdout, JsonOutput.WriterOptions);
+        json.WriteStartObject();
+        json.WriteString("cniVersion"u8, answer);
+        json.WriteStartArray("supportedVersions"u8);
+        foreach (string v in plugin.SupportedVersions) json.WriteStringValue(v);
+        json.WriteEndArray();
+        json.WriteEndObject();
     }
 
     public static void WriteError(Stream stdout, string version, int code, string msg, string? details)
     {
-        var error = new ErrorResult { CniVersion = version, Code = code, Msg = msg, Details = string.IsNullOrEmpty(details) ? null : details };
-        stdout.Write(JsonSerializer.SerializeToUtf8Bytes(error, SpecJsonWriteContext.Default.ErrorResult));
-        stdout.Flush();
+        // Disposing the writer writes its buffer to stdout and flushes it.
+        using var json = new Utf8JsonWriter(stdout, JsonOutput.WriterOptions);
+        json.WriteStartObject();
+        json.WriteString("cniVersion"u8, version);
+        json.WriteNumber("code"u8, code);
+        json.WriteString("msg"u8, msg);
+        if (!string.IsNullOrEmpty(details)) json.WriteString("details"u8, details);
+        json.WriteEndObject();
     }
 
     private static byte[] ReadAll(Stream stream)

@@ -5,6 +5,9 @@ namespace Cni.Spec;
 
 /// <summary>Source-generated (reflection-free) JSON for every spec type.</summary>
 [JsonSourceGenerationOptions(
+    // For reading (output goes through SpecJsonWriteContext): metadata alone, no serialize handlers
+    // (and their encoded property names) to build at start-up.
+    GenerationMode = JsonSourceGenerationMode.Metadata,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     WriteIndented = true,
     IndentSize = 4,
@@ -37,8 +40,12 @@ public partial class SpecJsonContext : JsonSerializerContext
 [JsonSerializable(typeof(Result))]
 [JsonSerializable(typeof(Result04x))]
 [JsonSerializable(typeof(Result02x))]
-[JsonSerializable(typeof(ErrorResult))]
-[JsonSerializable(typeof(VersionResult))]
 public partial class SpecJsonWriteContext : JsonSerializerContext
 {
+}
+
+/// <summary>How a plugin prints JSON it writes by hand: indented by four, escaped like the serializer's default.</summary>
+public static class JsonOutput
+{
+    public static JsonWriterOptions WriterOptions => new() { Indented = true, IndentSize = 4, Encoder = AsciiJsonEncoder.Instance };
 }

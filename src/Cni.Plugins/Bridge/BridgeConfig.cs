@@ -86,6 +86,8 @@ public sealed class BridgeRuntimeConfig
 }
 
 [JsonSourceGenerationOptions(
+    // Read-only: metadata alone, no serialize handlers (and their encoded property names) to build at start-up.
+    GenerationMode = JsonSourceGenerationMode.Metadata,
     AllowTrailingCommas = true,
     ReadCommentHandling = JsonCommentHandling.Skip,
     NumberHandling = JsonNumberHandling.Strict)]

@@ -43,6 +43,8 @@ public sealed class MacvlanRuntimeConfig
 }
 
 [JsonSourceGenerationOptions(
+    // Read-only: metadata alone, no serialize handlers (and their encoded property names) to build at start-up.
+    GenerationMode = JsonSourceGenerationMode.Metadata,
     AllowTrailingCommas = true,
     ReadCommentHandling = JsonCommentHandling.Skip,
     NumberHandling = JsonNumberHandling.Strict)]
