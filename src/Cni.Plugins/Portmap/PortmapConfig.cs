@@ -84,7 +84,7 @@ public sealed class PortmapConfig
             IPAddress? hostIP = null;
             if (!string.IsNullOrEmpty(e.HostIP))
             {
-                if (!IPAddress.TryParse(e.HostIP, out hostIP) || hostIP.ScopeId != 0 || e.HostIP.Contains('%')
+                if (!IPAddress.TryParse(e.HostIP, out hostIP) || (hostIP.AddressFamily == AddressFamily.InterNetworkV6 && hostIP.ScopeId != 0) || e.HostIP.Contains('%')
                     || (hostIP.AddressFamily == AddressFamily.InterNetwork && e.HostIP.Count(ch => ch == '.') != 3))
                     throw CniException.InvalidConfig($"Invalid host IP '{e.HostIP}'", $"{where}: hostIP must be an IPv4 or IPv6 address");
                 if (hostIP.IsIPv4MappedToIPv6) hostIP = hostIP.MapToIPv4();
