@@ -32,7 +32,7 @@ trap cleanup EXIT
 
 # times_file SIDE OP -> file with one duration (ms) per line
 stats() { # FILE -> "median p90"
-  sort -n "$1" | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; p=a[int(NR*0.9+0.5)]; printf "%.2f %.2f", m, p}'
+  sort -n "$1" | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; p=a[int(NR*0.9+0.5)]; printf "%.2f %.2f\n", m, p}'
 }
 
 cap_args() { # I -> "CAP_ARGS=..." for container I when CAP_ARGS_TEMPLATE is set (no spaces allowed in it)
