@@ -123,7 +123,7 @@ public sealed record ContainerAddresses(IPPrefix? V4, IPPrefix? V6, IReadOnlyLis
             }
             if (!IPPrefix.TryParse(ip.Address, out var prefix))
                 throw new CniException(ErrorCode.DecodingFailure, $"invalid address in prevResult: {ip.Address}");
-            if (prefix.Address.IsIPv4MappedToIPv6) prefix = new IPPrefix(prefix.Address.MapToIPv4(), prefix.PrefixLength - 96);
+            if (prefix.Address.IsIPv4MappedToIPv6) prefix = new IPPrefix(prefix.Address.MapToIPv4(), Math.Max(0, prefix.PrefixLength - 96));
             if (prefix.IsV4) v4 ??= prefix; else v6 ??= prefix;
             subnets.Add(prefix.Network);
         }
