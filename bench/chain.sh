@@ -8,6 +8,9 @@
 # gets N container namespaces: N ADDs, then N DELs, each call timed alone. Sides alternate per round.
 # Prints the median and p90 per call and the ratio reference/ours. Needs root; touches only
 # namespaces it creates (prefix cnib-), and removes them on exit.
+# CAP_ARGS (cnitool's capability args) passes through as is. CAP_ARGS_TEMPLATE, when set, gives each
+# container its own: @I@ becomes the container number i, @PORT@ becomes 20000+i, e.g.
+#   CAP_ARGS_TEMPLATE='{"portMappings":[{"hostPort":@PORT@,"containerPort":80,"protocol":"tcp"}]}'
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TEMPLATE=${1:?usage: bench/chain.sh CONFLIST [N] [ROUNDS]}
@@ -32,6 +35,12 @@ stats() { # FILE -> "median p90"
   sort -n "$1" | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; p=a[int(NR*0.9+0.5)]; printf "%.2f %.2f\n", m, p}'
 }
 
+cap_args() { # I -> "CAP_ARGS=..." for container I when CAP_ARGS_TEMPLATE is set (no spaces allowed in it)
+  [ -n "${CAP_ARGS_TEMPLATE:-}" ] || return 0
+  local v=${CAP_ARGS_TEMPLATE//@PORT@/$((20000 + $1))}
+  printf 'CAP_ARGS=%s' "${v//@I@/$1}"
+}
+
 run_side() { # SIDE BINDIR ROUND
   local side=$1 bin=$2 round=$3 i t0 t1
   local conf=$WORK/$side-conf data=$WORK/$side-data-$round cache=$WORK/$side-cache-$round
@@ -43,14 +52,14 @@ run_side() { # SIDE BINDIR ROUND
   local env=(NETCONFPATH="$conf" CNI_PATH="$bin" CNI_CACHE_DIR="$cache" CNI_IFNAME=eth0)
   for i in $(seq "$N"); do
     t0=$EPOCHREALTIME
-    nsenter --net="/var/run/netns/$NODE" env "${env[@]}" CNI_CONTAINERID="c$i" "$CNITOOL" add "$net" "/var/run/netns/cnib-c$i-$TAG" >/dev/null \
+    nsenter --net="/var/run/netns/$NODE" env "${env[@]}" $(cap_args "$i") CNI_CONTAINERID="c$i" "$CNITOOL" add "$net" "/var/run/netns/cnib-c$i-$TAG" >/dev/null \
       || { echo "ADD failed on $side" >&2; exit 1; }
     t1=$EPOCHREALTIME
     echo "($t1 - $t0) * 1000" | bc -l >> "$WORK/$side-add"
   done
   for i in $(seq "$N"); do
     t0=$EPOCHREALTIME
-    nsenter --net="/var/run/netns/$NODE" env "${env[@]}" CNI_CONTAINERID="c$i" "$CNITOOL" del "$net" "/var/run/netns/cnib-c$i-$TAG" >/dev/null \
+    nsenter --net="/var/run/netns/$NODE" env "${env[@]}" $(cap_args "$i") CNI_CONTAINERID="c$i" "$CNITOOL" del "$net" "/var/run/netns/cnib-c$i-$TAG" >/dev/null \
       || { echo "DEL failed on $side" >&2; exit 1; }
     t1=$EPOCHREALTIME
     echo "($t1 - $t0) * 1000" | bc -l >> "$WORK/$side-del"

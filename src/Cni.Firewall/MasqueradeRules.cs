@@ -93,7 +93,7 @@ public sealed class MasqueradeRules
     }
 
     /// <summary>Longest comment nft prints (NFTNL_UDATA_COMMENT_MAXLEN less its NUL).</summary>
-    public const int MaxCommentLength = NftUserData.NFTNL_UDATA_COMMENT_MAXLEN - 1;
+    public const int MaxCommentLength = SharpCniTable.MaxCommentLength;
 
     /// <summary>The attachment's key in <see cref="AttachmentSet"/>: 15 hex digits of <see cref="Attachment.Hash"/> (an ifname-typed string).</summary>
     public static byte[] IndexKey(Attachment attachment) => NftData.InterfaceName(attachment.HashHex[..15]);

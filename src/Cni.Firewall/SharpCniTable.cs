@@ -12,6 +12,9 @@ public static class SharpCniTable
     public const NftFamily Family = NftFamily.Inet;
     public const string Name = "sharpcni";
 
+    /// <summary>The longest comment an element or rule can carry (nft's comment limit, less its NUL).</summary>
+    public const int MaxCommentLength = NftUserData.NFTNL_UDATA_COMMENT_MAXLEN - 1;
+
     /// <summary>The table itself (idempotent to add).</summary>
     public static NftTransaction AddTable(NftTransaction tx) =>
         tx.AddTable(new NftTable(Family, Name));
