@@ -86,7 +86,7 @@ runtime_cleanup() {
     cgroup_remove "$CTD_NS"
     host_dir_restore
 }
-trap 'rc=$?; runtime_cleanup; (exit $rc); _cnit_cleanup' EXIT
+trap 'rc=$?; trap "" INT TERM; runtime_cleanup; (exit $rc); _cnit_cleanup' EXIT
 
 # ---- the image: busybox-static rootfs -> podman import -> oci-archive ---------------------------------------
 podman_config "$WORK/podman" "$CNI_BIN" "$WORK/podman-net.d" "$NODE" || exit 1

@@ -65,7 +65,7 @@ runtime_cleanup() {
     cgroup_remove "$CGROUP_PARENT"
     host_dir_restore
 }
-trap 'rc=$?; runtime_cleanup; (exit $rc); _cnit_cleanup' EXIT
+trap 'rc=$?; trap "" INT TERM; runtime_cleanup; (exit $rc); _cnit_cleanup' EXIT
 
 run_flags=(--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --cgroup-parent "/$CGROUP_PARENT")
 
