@@ -12,7 +12,7 @@
 #   pm ARGS...                     podman, bounded by PODMAN_TIMEOUT seconds
 #   podman_teardown                removes every container, unmounts what is left under DIR
 #   host_dir_watch PATH...         remembers which of these host paths are missing now;
-#   host_dir_restore               removes them again (only empty directories) at the end
+#   host_dir_restore               removes them again at the end (files; directories only when empty)
 #   kill_procs_under DIR           kills (by pid) leftover processes whose command line names DIR
 #   umount_under DIR               lazily unmounts every mount point below DIR (deepest first)
 #   cgroup_remove NAME             removes /sys/fs/cgroup/<controller>/NAME trees (empty cgroups only)
@@ -106,7 +106,11 @@ host_dir_watch() {
 host_dir_restore() {
     local p
     for p in "${_cnit_watched_missing[@]}"; do
-        [ -d "$p" ] && find "$p" -depth -type d -empty -delete 2>/dev/null
+        if [ -d "$p" ]; then
+            find "$p" -depth -type d -empty -delete 2>/dev/null
+        elif [ -f "$p" ]; then
+            rm -f -- "$p"
+        fi
     done
     return 0
 }
