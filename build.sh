@@ -30,7 +30,7 @@ build_deps() {
 
 test_deps() {
   build_deps
-  apt_ensure iproute2 nftables conntrack strace busybox-static golang-go \
+  apt_ensure iproute2 nftables conntrack strace busybox-static golang-go podman runc containerd \
     containernetworking-plugins golang-github-containernetworking-plugins-dev golang-github-appc-cni-dev
 }
 

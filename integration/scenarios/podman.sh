@@ -129,6 +129,10 @@ second_fetches() {
 leases() { find "$IPAM_DIR/$NET" -maxdepth 1 -name "$PREFIX.*" | wc -l; }
 check "a second container on $NET fetches the page from $WEB_IP" second_fetches
 check "the second container's lease is gone after --rm" test "$(leases)" = 1
+STATIC_IP="$PREFIX.200"
+static_ip_seen() { pm run --rm --network "$NET" --ip "$STATIC_IP" "${run_flags[@]}" "$IMAGE" ip -4 -o addr show dev eth0 | grep -F " $STATIC_IP/"; }
+check "--ip $STATIC_IP (CNI_ARGS IP= to host-local) gives the container that address" static_ip_seen
+check "the static address is released after --rm" test ! -e "$IPAM_DIR/$NET/$STATIC_IP"
 
 # ---- podman rm -f gives everything back ---------------------------------------------------------------------------
 check "podman rm -f web" pm rm -f -t 0 web
