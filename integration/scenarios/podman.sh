@@ -114,7 +114,7 @@ if [ "$HAVE_PORTMAP" = 1 ]; then
     check "the node's 127.0.0.1:$HOSTPORT answers (portmap, localhost)" wait_until 10 body_is "$NODE" "http://127.0.0.1:$HOSTPORT/"
     check "the node's address 192.168.231.1:$HOSTPORT answers from the client namespace" \
         wait_until 10 body_is "$CLIENT" "http://192.168.231.1:$HOSTPORT/"
-    check "inet sharpcni holds the mapping for $HOSTPORT" bash -c "ip netns exec '$NODE' nft list table inet sharpcni | grep -qw '$HOSTPORT'"
+    check "inet sharpcni holds the mapping for $HOSTPORT" bash -c "ip netns exec '$NODE' nft list table inet sharpcni | grep -w '$HOSTPORT'"
 else
     skip "port publishing (-p $HOSTPORT:80 on 127.0.0.1 and the node address): no portmap plugin at $CNI_BIN_DIR/portmap yet"
 fi
