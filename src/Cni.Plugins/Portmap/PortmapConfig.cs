@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Cni.Firewall;
+using Cni.Spec;
+
+namespace Cni.Plugins.Portmap;
+
+/// <summary>
+/// The portmap plugin's own fields, with the reference plugin's names and defaults (<c>snat</c> true,
+/// <c>markMasqBit</c> 13, <c>externalSetMarkChain</c>, <c>masqAll</c>, <c>conditionsV4/V6</c>), plus
+/// <c>localhostPorts</c> (default true: 127.0.0.1:hostPort reaches the container). Decoded from the raw
+/// config with <see cref="PortmapJsonContext"/>.
+/// </summary>
+public sealed class PortmapConfig
+{
+    [JsonPropertyName("snat")] public bool? Snat { get; set; }
+    [JsonPropertyName("markMasqBit")] public int? MarkMasqBit { get; set; }
+    [JsonPropertyName("externalSetMarkChain")] public string? ExternalSetMarkChain { get; set; }
+    [JsonPropertyName("masqAll")] public bool MasqAll { get; set; }
+    [JsonPropertyName("conditionsV4")] public List<string>? ConditionsV4 { get; set; }
+    [JsonPropertyName("conditionsV6")] public List<string>? ConditionsV6 { get; set; }
+    /// <summary>Ours: connections to 127.0.0.1:hostPort reach the container (route_localnet + masquerade). Default true.</summary>
+    [JsonPropertyName("localhostPorts")] public bool? LocalhostPorts { get; set; }
+    [JsonPropertyName("runtimeConfig")] public PortmapRuntimeConfig? RuntimeConfig { get; set; }
+
+    public static PortmapConfig Parse(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(json, PortmapJsonContext.Default.PortmapConfig)
+                ?? throw new CniException(ErrorCode.DecodingFailure, "failed to parse network configuration: empty document");
+        }
+        catch (JsonException e)
+        {
+            throw new CniException(ErrorCode.DecodingFailure, $"failed to parse network configuration: {e.Message}");
+        }
+    }
+
+    /// <summary>The rule options, validated: markMasqBit 0–31 and not together with externalSetMarkChain; no iptables conditions.</summary>
+    public PortMappingOptions Options()
+    {
+        if (MarkMasqBit is not null && ExternalSetMarkChain is not null)
+            throw CniException.InvalidConfig("Cannot specify externalSetMarkChain and markMasqBit");
+        if (MarkMasqBit is int bit && bit is < 0 or > 31)
+            throw CniException.InvalidConfig($"markMasqBit must be between 0 and 31, got {bit}");
+        if (ExternalSetMarkChain is { } chain && !Names.IsValidIdentifier(chain))
+            throw CniException.InvalidConfig($"invalid externalSetMarkChain '{chain}'");
+        if (ConditionsV4 is { Count: > 0 } || ConditionsV6 is { Count: > 0 })
+            throw new CniException(ErrorCode.UnsupportedField, "conditionsV4/conditionsV6 are not supported",
+                "they are iptables match arguments; this plugin writes nftables and does not ignore them silently");
+        return new PortMappingOptions
+        {
+            Snat = Snat ?? true,
+            Localhost = LocalhostPorts ?? true,
+            MasqueradeAll = MasqAll,
+            MarkMasqBit = ExternalSetMarkChain is null ? MarkMasqBit ?? PortMappingOptions.DefaultMarkMasqBit : null,
+        };
+    }
+
+    /// <summary>runtimeConfig.portMappings, validated: ports 1–65535, tcp/udp/sctp (empty means tcp), parseable hostIP, no duplicates.</summary>
+    public IReadOnlyList<PortMapping> Mappings()
+    {
+        var entries = RuntimeConfig?.PortMappings;
+        if (entries is null || entries.Count == 0) return [];
+        var result = new List<PortMapping>(entries.Count);
+        for (int i = 0; i < entries.Count; i++)
+        {
+            var e = entries[i] ?? throw CniException.InvalidConfig($"portMappings[{i}] is null");
+            string where = $"portMappings[{i}]";
+            if (e.HostPort is < 1 or > 65535)
+                throw CniException.InvalidConfig($"Invalid host port number: {e.HostPort}", $"{where}: hostPort must be 1-65535");
+            if (e.ContainerPort is < 1 or > 65535)
+                throw CniException.InvalidConfig($"Invalid container port number: {e.ContainerPort}", $"{where}: containerPort must be 1-65535");
+            PortProtocol protocol = (e.Protocol ?? "").ToLowerInvariant() switch
+            {
+                "" or "tcp" => PortProtocol.Tcp,
+                "udp" => PortProtocol.Udp,
+                "sctp" => PortProtocol.Sctp,
+                _ => throw CniException.InvalidConfig($"Invalid protocol '{e.Protocol}'", $"{where}: protocol must be tcp, udp or sctp"),
+            };
+            IPAddress? hostIP = null;
+            if (!string.IsNullOrEmpty(e.HostIP))
+            {
+                if (!IPAddress.TryParse(e.HostIP, out hostIP) || (hostIP.AddressFamily == AddressFamily.InterNetworkV6 && hostIP.ScopeId != 0) || e.HostIP.Contains('%')
+                    || (hostIP.AddressFamily == AddressFamily.InterNetwork && e.HostIP.Count(ch => ch == '.') != 3))
+                    throw CniException.InvalidConfig($"Invalid host IP '{e.HostIP}'", $"{where}: hostIP must be an IPv4 or IPv6 address");
+                if (hostIP.IsIPv4MappedToIPv6) hostIP = hostIP.MapToIPv4();
+            }
+            result.Add(new PortMapping((ushort)e.HostPort, (ushort)e.ContainerPort, protocol, hostIP));
+        }
+        var duplicate = result.GroupBy(m => (m.Protocol, m.HostPort, Host: m.IsWildcard ? "*" + m.HostIP?.AddressFamily : m.HostIP!.ToString()))
+            .FirstOrDefault(g => g.Select(m => m.ContainerPort).Distinct().Count() > 1);
+        if (duplicate is not null)
+            throw CniException.InvalidConfig($"host port {duplicate.Key.HostPort}/{duplicate.Key.Protocol.ToString().ToLowerInvariant()} is mapped twice to different container ports",
+                string.Join(", ", duplicate.Select(m => m.ToString())));
+        return result;
+    }
+}
+
+public sealed class PortmapRuntimeConfig
+{
+    [JsonPropertyName("portMappings")] public List<PortMapEntry?>? PortMappings { get; set; }
+}
+
+/// <summary>One entry of the <c>portMappings</c> capability (CNI CONVENTIONS.md).</summary>
+public sealed class PortMapEntry
+{
+    [JsonPropertyName("hostPort")] public long HostPort { get; set; }
+    [JsonPropertyName("containerPort")] public long ContainerPort { get; set; }
+    [JsonPropertyName("protocol")] public string? Protocol { get; set; }
+    [JsonPropertyName("hostIP")] public string? HostIP { get; set; }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{HostIP}:{HostPort}->{ContainerPort}/{Protocol}");
+}
+
+[JsonSourceGenerationOptions(
+    AllowTrailingCommas = true,
+    ReadCommentHandling = JsonCommentHandling.Skip,
+    NumberHandling = JsonNumberHandling.Strict)]
+[JsonSerializable(typeof(PortmapConfig))]
+internal partial class PortmapJsonContext : JsonSerializerContext
+{
+}
