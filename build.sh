@@ -30,7 +30,8 @@ build_deps() {
 
 test_deps() {
   build_deps
-  apt_ensure iproute2 nftables conntrack strace busybox-static golang-go jq bc iputils-ping \
+  apt_ensure iproute2 nftables conntrack strace busybox-static golang-go jq bc iputils-ping python3 \
+    podman runc containerd uidmap \
     containernetworking-plugins golang-github-containernetworking-plugins-dev golang-github-appc-cni-dev
 }
 

@@ -1,0 +1,150 @@
+# shellcheck shell=bash
+# Helpers for the scenarios that drive real container runtimes (podman.sh, containerd.sh).
+# Source after lib.sh. Nothing here touches the root network namespace: the runtimes run
+# inside a node namespace through `nsenter --net=`.
+#
+#   busybox_static                 path of a statically linked busybox (or fails)
+#   busybox_rootfs_tar OUT         a rootfs tar: static busybox, applet symlinks, /www/index.html
+#   podman_config DIR PLUGINS NETDIR NODE
+#                                  private containers.conf + storage.conf under DIR (vfs, cgroupfs,
+#                                  runc, CNI backend reading NETDIR, plugins from PLUGINS); pm runs
+#                                  podman with them inside NODE
+#   pm ARGS...                     podman, bounded by PODMAN_TIMEOUT seconds
+#   podman_teardown                removes every container, unmounts what is left under DIR
+#   host_dir_watch PATH...         remembers which of these host paths are missing now;
+#   host_dir_restore               removes them again at the end (files; directories only when empty)
+#   kill_procs_under DIR           kills (by pid) leftover processes whose command line names DIR
+#   umount_under DIR               lazily unmounts every mount point below DIR (deepest first)
+#   cgroup_remove NAME             removes /sys/fs/cgroup/<controller>/NAME trees (empty cgroups only)
+
+PODMAN_TIMEOUT="${PODMAN_TIMEOUT:-120}"
+WEB_CONTENT="hello from sharpcni"
+
+busybox_static() {
+    local b
+    for b in /bin/busybox /usr/bin/busybox; do
+        [ -x "$b" ] || continue
+        # ldd exits non-zero for a static executable
+        if ! ldd "$b" >/dev/null 2>&1; then
+            printf '%s\n' "$b"
+            return 0
+        fi
+    done
+    return 1
+}
+
+busybox_rootfs_tar() {
+    local out="$1" root bb a
+    bb="$(busybox_static)" || return 1
+    root="$(mktemp -d "${TMPDIR:-/tmp}/cnit-rootfs.XXXXXX")" || return 1
+    mkdir -p "$root/bin" "$root/www" "$root/tmp" "$root/etc" "$root/proc" "$root/sys" "$root/dev"
+    cp "$bb" "$root/bin/busybox"
+    for a in sh httpd ip wget ping cat sleep ls nc echo hostname ifconfig route true grep; do
+        ln -s busybox "$root/bin/$a"
+    done
+    echo "$WEB_CONTENT" >"$root/www/index.html"
+    echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
+    echo 'root:x:0:' >"$root/etc/group"
+    tar -C "$root" -cf "$out" . && rm -rf -- "$root"
+}
+
+podman_config() {
+    PODMAN_DIR="$1"
+    local plugins="$2" netdir="$3"
+    PODMAN_NODE="$4"
+    mkdir -p "$PODMAN_DIR/root" "$PODMAN_DIR/run" "$PODMAN_DIR/tmp" "$PODMAN_DIR/volumes" || return 1
+    cat >"$PODMAN_DIR/containers.conf" <<EOF
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$PODMAN_DIR/events.log"
+runtime = "runc"
+tmp_dir = "$PODMAN_DIR/tmp"
+volume_path = "$PODMAN_DIR/volumes"
+
+[network]
+network_backend = "cni"
+cni_plugin_dirs = ["$plugins"]
+network_config_dir = "$netdir"
+EOF
+    cat >"$PODMAN_DIR/storage.conf" <<EOF
+[storage]
+driver = "vfs"
+runroot = "$PODMAN_DIR/run"
+graphroot = "$PODMAN_DIR/root"
+EOF
+    # No registry is ever reached: images come from `podman import`.
+    echo 'unqualified-search-registries = []' >"$PODMAN_DIR/registries.conf"
+}
+
+pm() {
+    nsenter --net="$(netns_path "$PODMAN_NODE")" env \
+        CONTAINERS_CONF="$PODMAN_DIR/containers.conf" \
+        CONTAINERS_STORAGE_CONF="$PODMAN_DIR/storage.conf" \
+        CONTAINERS_REGISTRIES_CONF="$PODMAN_DIR/registries.conf" \
+        timeout "$PODMAN_TIMEOUT" podman "$@"
+}
+
+podman_teardown() {
+    [ -n "${PODMAN_DIR:-}" ] && [ -f "$PODMAN_DIR/containers.conf" ] || return 0
+    PODMAN_TIMEOUT=60 pm rm -a -f -t 0 >/dev/null 2>&1
+    kill_procs_under "$PODMAN_DIR"
+    umount_under "$PODMAN_DIR"
+}
+
+_cnit_watched_missing=()
+host_dir_watch() {
+    local p
+    for p in "$@"; do
+        [ -e "$p" ] || _cnit_watched_missing+=("$p")
+    done
+}
+
+host_dir_restore() {
+    local p
+    for p in "${_cnit_watched_missing[@]}"; do
+        if [ -d "$p" ]; then
+            find "$p" -depth -type d -empty -delete 2>/dev/null
+        elif [ -f "$p" ]; then
+            rm -f -- "$p"
+        fi
+    done
+    return 0
+}
+
+kill_procs_under() {
+    local dir="$1" pid pids=() round
+    [ -n "$dir" ] || return 0
+    for round in 1 2; do
+        pids=()
+        for pid in /proc/[0-9]*; do
+            pid="${pid#/proc/}"
+            [ "$pid" = "$$" ] && continue
+            if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$dir/"; then
+                pids+=("$pid")
+            fi
+        done
+        [ "${#pids[@]}" -gt 0 ] || return 0
+        if [ "$round" = 1 ]; then kill "${pids[@]}" 2>/dev/null; sleep 1; else kill -KILL "${pids[@]}" 2>/dev/null; fi
+    done
+}
+
+umount_under() {
+    local dir="$1" m
+    [ -n "$dir" ] || return 0
+    awk '{print $5}' /proc/self/mountinfo | grep -F -- "$dir/" | sort -r | while read -r m; do
+        case "$m" in "$dir"/*) umount -l "$m" 2>/dev/null ;; esac
+    done
+}
+
+cgroup_remove() {
+    local name="$1" c
+    [ -n "$name" ] || return 0
+    for c in /sys/fs/cgroup/*/"$name" /sys/fs/cgroup/"$name"; do
+        [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+    return 0
+}
