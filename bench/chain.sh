@@ -11,6 +11,9 @@
 # CAP_ARGS (cnitool's capability args) passes through as is. CAP_ARGS_TEMPLATE, when set, gives each
 # container its own: @I@ becomes the container number i, @PORT@ becomes 20000+i, e.g.
 #   CAP_ARGS_TEMPLATE='{"portMappings":[{"hostPort":@PORT@,"containerPort":80,"protocol":"tcp"}]}'
+# To compare two of our own conflists instead (e.g. vxlan against a plain bridge): REF_BIN_DIR=<repo>/bin,
+# REF_TEMPLATE=<the other conflist>, and NODE_SETUP, a shell command run inside each fresh node
+# namespace (e.g. to give it an underlay link). LABEL_REF/LABEL_OURS name the two columns.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TEMPLATE=${1:?usage: bench/chain.sh CONFLIST [N] [ROUNDS]}
@@ -18,6 +21,9 @@ N=${2:-40}
 ROUNDS=${3:-3}
 OURS=${OURS_BIN_DIR:-$ROOT/bin}
 REF=${REF_BIN_DIR:-/usr/lib/cni}
+REF_TEMPLATE=${REF_TEMPLATE:-$TEMPLATE}
+LABEL_REF=${LABEL_REF:-reference}
+LABEL_OURS=${LABEL_OURS:-ours}
 CNITOOL=${CNITOOL:-$ROOT/integration/cnitool/cnitool}
 [ -x "$CNITOOL" ] || bash "$ROOT/integration/cnitool/build.sh" >&2
 WORK=$(mktemp -d /tmp/cnib.XXXXXX)
@@ -45,9 +51,12 @@ run_side() { # SIDE BINDIR ROUND
   local side=$1 bin=$2 round=$3 i t0 t1
   local conf=$WORK/$side-conf data=$WORK/$side-data-$round cache=$WORK/$side-cache-$round
   mkdir -p "$conf" "$data" "$cache"
-  sed "s|@DATADIR@|$data|g" "$TEMPLATE" > "$conf/bench.conflist"
+  local template=$TEMPLATE
+  [ "$side" = ref ] && template=$REF_TEMPLATE
+  sed "s|@DATADIR@|$data|g" "$template" > "$conf/bench.conflist"
   local net; net=$(sed -n 's/.*"name" *: *"\([^"]*\)".*/\1/p' "$conf/bench.conflist" | head -1)
   ip netns add "$NODE"; ip -n "$NODE" link set lo up
+  if [ -n "${NODE_SETUP:-}" ]; then nsenter --net="/var/run/netns/$NODE" sh -c "$NODE_SETUP"; fi
   for i in $(seq "$N"); do ip netns add "cnib-c$i-$TAG"; done
   local env=(NETCONFPATH="$conf" CNI_PATH="$bin" CNI_CACHE_DIR="$cache" CNI_IFNAME=eth0)
   for i in $(seq "$N"); do
@@ -74,8 +83,8 @@ for r in $(seq "$ROUNDS"); do
   run_side ours "$OURS" "$r"
 done
 
-echo "conflist: $(basename "$TEMPLATE"), $N containers x $ROUNDS rounds, per call through cnitool (ms)"
-printf "%-6s %18s %18s\n" op "reference med/p90" "ours med/p90"
+echo "conflist: $(basename "$TEMPLATE") (vs $(basename "$REF_TEMPLATE")), $N containers x $ROUNDS rounds, per call through cnitool (ms)"
+printf "%-6s %18s %18s\n" op "$LABEL_REF med/p90" "$LABEL_OURS med/p90"
 for op in add del; do
   read -r rm rp < <(stats "$WORK/ref-$op")
   read -r om op90 < <(stats "$WORK/ours-$op")

@@ -58,6 +58,15 @@ public class GatewayPlanTests
     }
 
     [Fact]
+    public void isDefaultGateway_does_not_double_an_IPAM_default_route_without_gateway()
+    {
+        var r = Ipam(("10.1.0.5/24", null));
+        r.Routes = [new Route { Dst = "0.0.0.0/0" }];
+        GatewayPlan.Apply(r, new BridgeConfig { IsGateway = true, IsDefaultGateway = true }, 2);
+        Assert.Equal("0.0.0.0/0", Assert.Single(r.Routes).Dst);
+    }
+
+    [Fact]
     public void Two_ranges_with_one_gateway_give_one_bridge_address()
     {
         var r = Ipam(("10.1.0.5/24", "10.1.0.1"), ("10.1.0.6/24", "10.1.0.1"));

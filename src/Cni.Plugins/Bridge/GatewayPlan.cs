@@ -6,7 +6,8 @@ namespace Cni.Plugins.Bridge;
 /// <summary>
 /// What the IPAM result means for the bridge, computed without touching the kernel: every address points at
 /// the container interface; a missing gateway is the first address of the subnet when the bridge is a
-/// gateway; a default route per family is added when <c>isDefaultGateway</c> and IPAM gave none; and the
+/// gateway; a default route per family is added when <c>isDefaultGateway</c> and IPAM gave none (an IPAM
+/// default route without a gateway goes through the bridge gateway, it is not doubled); and the
 /// bridge gets one gateway address per range, IPv4 and IPv6.
 /// </summary>
 public sealed class GatewayPlan
@@ -34,7 +35,7 @@ public sealed class GatewayPlan
             {
                 ref bool found = ref addr.IsV4 ? ref v4DefaultFound : ref v6DefaultFound;
                 if (!found)
-                    found = (result.Routes ?? []).Any(r => r.Gw is not null && IsDefaultRoute(r.Dst, addr.IsV4));
+                    found = (result.Routes ?? []).Any(r => IsDefaultRoute(r.Dst, addr.IsV4));
                 if (!found)
                 {
                     result.Routes ??= [];
