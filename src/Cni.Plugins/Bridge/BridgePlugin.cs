@@ -8,7 +8,7 @@ namespace Cni.Plugins.Bridge;
 
 /// <summary>
 /// The bridge plugin: a veth pair per container, its host end on a shared Linux bridge that may act as the
-/// gateway, addresses from the delegated IPAM plugin, masquerade through nftables. Option names, defaults and
+/// gateway, addresses from the delegated IPAM plugin, masquerade and macspoofchk through nftables. Option names, defaults and
 /// result shape follow the reference plugin; see <see cref="BridgeConfig"/> for the options.
 /// </summary>
 public sealed partial class BridgePlugin : CniPlugin
