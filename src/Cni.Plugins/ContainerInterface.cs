@@ -117,10 +117,20 @@ public static class ContainerInterface
             Gateway = gw,
             OutputIndex = linkIndex,
             Metric = route.Priority is int p ? (uint)p : null,
+            Mtu = Positive(route.Mtu, "mtu", route.Dst),
+            AdvertisedMss = Positive(route.AdvMss, "advmss", route.Dst),
             Table = route.Table is int t ? (uint)t : RouteSocket.RT_TABLE_MAIN,
             Scope = route.Scope is int s ? (RouteScope)s : null,
         };
     }
+
+    /// <summary>A route metric from the result: absent or 0 is "not set" (as the reference), negative is invalid.</summary>
+    private static uint? Positive(int? value, string field, string dst) => value switch
+    {
+        null or 0 => null,
+        > 0 => (uint)value.Value,
+        _ => throw new CniException(ErrorCode.InvalidNetworkConfig, $"invalid {field} {value} for route {dst}"),
+    };
 
     /// <summary>
     /// CHECK: every address of the result that belongs to the interface is on the link, and every route of
@@ -147,8 +157,10 @@ public static class ContainerInterface
             var routes = dst.IsV4
                 ? v4 ??= container.ListRoutes(AddressFamily.InterNetwork, null)
                 : v6 ??= container.ListRoutes(AddressFamily.InterNetworkV6, null);
+            uint? mtu = route.Mtu > 0 ? (uint)route.Mtu : null, advmss = route.AdvMss > 0 ? (uint)route.AdvMss : null;
             bool found = routes.Any(r => r.Table == table && r.PrefixLength == dst.PrefixLength
-                && r.Destination.Equals(dst.Network.Address) && (gw is null || gw.Equals(r.Gateway)));
+                && r.Destination.Equals(dst.Network.Address) && (gw is null || gw.Equals(r.Gateway))
+                && (mtu is null || r.Mtu == mtu) && (advmss is null || r.AdvertisedMss == advmss));
             if (!found)
                 throw new CniException(ErrorCode.FirstPluginCode, $"Failed to match route {route.Dst} via {route.Gw ?? "(none)"} in the container");
         }

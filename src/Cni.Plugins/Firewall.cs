@@ -13,6 +13,7 @@ public static class Firewall
 {
     public static IMasquerade Masquerade() => new NftMasquerade();
     public static IInternalNetwork InternalNetwork() => new NftInternalNetwork();
+    public static IMacSpoofCheck MacSpoofCheck() => new NftMacSpoofCheck();
 
     private static CniException Failed(string what, Exception e) =>
         new(ErrorCode.Internal, $"{what}: {e.Message}", e is LinuxException le ? le.ErrnoName : null);
@@ -91,6 +92,64 @@ public static class Firewall
             }
             if (!present)
                 throw new CniException(ErrorCode.Internal, $"internal-network rules for bridge {bridge} are missing");
+        }
+    }
+
+    private sealed class NftMacSpoofCheck : IMacSpoofCheck
+    {
+        public void Add(Attachment tag, string network, string hostInterface, HardwareAddress mac)
+        {
+            try
+            {
+                using var nft = NftConnection.Open();
+                new MacSpoofRules(nft).Add(network, tag, hostInterface, mac.ToBytes());
+            }
+            catch (Exception e) when (e is LinuxException)
+            {
+                throw Failed("failed to add macspoofchk rules", e);
+            }
+        }
+
+        public void Remove(Attachment tag)
+        {
+            try
+            {
+                using var nft = NftConnection.Open();
+                new MacSpoofRules(nft).Remove(tag);
+            }
+            catch (Exception e) when (e is LinuxException)
+            {
+                throw Failed("failed to remove macspoofchk rules", e);
+            }
+        }
+
+        public void Check(Attachment tag, string hostInterface, HardwareAddress mac)
+        {
+            IReadOnlyList<string> problems;
+            try
+            {
+                using var nft = NftConnection.Open();
+                problems = new MacSpoofRules(nft).Check(tag, hostInterface, mac.ToBytes());
+            }
+            catch (Exception e) when (e is LinuxException)
+            {
+                throw Failed("failed to read macspoofchk rules", e);
+            }
+            if (problems.Count > 0)
+                throw new CniException(ErrorCode.Internal, "macspoofchk rules are missing or changed", string.Join("; ", problems));
+        }
+
+        public void Gc(string network, IReadOnlyCollection<Attachment> valid)
+        {
+            try
+            {
+                using var nft = NftConnection.Open();
+                new MacSpoofRules(nft).Gc(network, valid);
+            }
+            catch (Exception e) when (e is LinuxException)
+            {
+                throw Failed("failed to collect macspoofchk rules", e);
+            }
         }
     }
 }

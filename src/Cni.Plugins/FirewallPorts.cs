@@ -28,3 +28,23 @@ public interface IInternalNetwork
     /// <summary>Throws a <see cref="CniException"/> when the bridge's rules are missing.</summary>
     void Check(string bridge);
 }
+
+/// <summary>
+/// The bridge's <c>macspoofchk</c>: frames entering the bridge from an attachment's host veth must carry the
+/// container interface's MAC as source, others are dropped. Tagged with the attachment, so
+/// <see cref="Remove"/> needs neither the container's namespace nor the MAC.
+/// </summary>
+public interface IMacSpoofCheck
+{
+    /// <summary>Guards bridge port <paramref name="hostInterface"/>: only <paramref name="mac"/> may send from it.</summary>
+    void Add(Attachment tag, string network, string hostInterface, HardwareAddress mac);
+
+    /// <summary>Removes the attachment's guard; nothing there is not an error.</summary>
+    void Remove(Attachment tag);
+
+    /// <summary>Throws a <see cref="CniException"/> when the guard is missing or differs.</summary>
+    void Check(Attachment tag, string hostInterface, HardwareAddress mac);
+
+    /// <summary>Removes the guards of <paramref name="network"/>'s attachments that are not in <paramref name="valid"/>.</summary>
+    void Gc(string network, IReadOnlyCollection<Attachment> valid);
+}

@@ -58,6 +58,31 @@ public sealed class AddressRouteNeighbourTests : NamespacePair
     }
 
     [Fact]
+    public void Route_mtu_and_advmss_metrics_are_written_and_read_back()
+    {
+        ContainerRoutes.AddAddress(_container, Ip("10.22.0.5"), 24);
+        ContainerRoutes.AddAddress(_container, Ip("fd00:22::5"), 64, noDad: true);
+        ContainerRoutes.AddRoute(new RouteEntry { Destination = Ip("10.97.0.0"), PrefixLength = 16, Gateway = Ip("10.22.0.1"), Mtu = 1400, AdvertisedMss = 1360 });
+        ContainerRoutes.AddRoute(new RouteEntry { Destination = Ip("10.96.0.0"), PrefixLength = 16, Gateway = Ip("10.22.0.1"), Mtu = 1280 });
+        ContainerRoutes.AddRoute(new RouteEntry { Destination = Ip("fd00:97::"), PrefixLength = 64, Gateway = Ip("fd00:22::1"), Mtu = 1300, AdvertisedMss = 1240 });
+
+        IReadOnlyList<RouteEntry> v4 = ContainerRoutes.ListRoutes(AddressFamily.InterNetwork);
+        RouteEntry both = v4.Single(r => r.Destination.Equals(Ip("10.97.0.0")));
+        Assert.Equal((1400u, 1360u), (both.Mtu, both.AdvertisedMss));
+        RouteEntry mtuOnly = v4.Single(r => r.Destination.Equals(Ip("10.96.0.0")));
+        Assert.Equal(1280u, mtuOnly.Mtu);
+        Assert.Null(mtuOnly.AdvertisedMss);
+        Assert.Null(v4.Single(r => r.PrefixLength == 24).Mtu); // the connected route has no metrics
+        RouteEntry v6 = ContainerRoutes.ListRoutes(AddressFamily.InterNetworkV6).Single(r => r.Destination.Equals(Ip("fd00:97::")));
+        Assert.Equal((1300u, 1240u), (v6.Mtu, v6.AdvertisedMss));
+
+        // What iproute2 reads back from the kernel.
+        Assert.Contains("10.97.0.0/16 via 10.22.0.1 dev eth0 mtu 1400 advmss 1360", ContainerNs.Exec("ip", "route"));
+        Assert.Contains("fd00:97::/64 via fd00:22::1 dev eth0 metric 1024 mtu 1300 advmss 1240", ContainerNs.Exec("ip", "-6", "route"));
+        Assert.True(ContainerRoutes.DeleteRoute(new RouteEntry { Destination = Ip("10.97.0.0"), PrefixLength = 16 }));
+    }
+
+    [Fact]
     public void Default_and_prefix_routes_are_added_replaced_listed_and_deleted()
     {
         ContainerRoutes.AddAddress(_container, Ip("10.22.0.5"), 24);

@@ -108,6 +108,61 @@ public class NetfilterWireTests
     }
 
     [Fact]
+    public void Bridge_mac_spoof_rule_with_concatenated_inverted_lookup_matches_nft()
+    {
+        // nft add rule bridge sharpcni-cap prerouting iifname @ports iifname . ether saddr != @allowed drop comment "abc def"
+        NftRule built = new NftRuleBuilder(NftFamily.Bridge)
+            .InterfaceInSet(input: true, "ports")
+            .InputInterfaceAndEtherSourceInSet("allowed", invert: true)
+            .Drop()
+            .Build(Table, "prerouting", "abc def");
+        // nft names the sets of a batch by id as well; give the lookups the ids it used.
+        uint id = 0;
+        NftRule rule = built with { Expressions = built.Expressions.Select(e => e is NftLookup l ? l with { SetId = ++id } : e).ToArray() };
+        Assert.Equal(Golden("rule_macspoof_bridge.hex"), Encode(new NftTransaction().AddRule(rule)));
+    }
+
+    [Fact]
+    public void Ifname_and_ether_addr_element_with_comment_matches_nft()
+    {
+        // nft add element bridge sharpcni-cap allowed '{ "veth0123" . 02:11:22:33:44:55 comment "cid eth0" }'
+        var element = new NftSetElement(NftData.Concat(NftData.InterfaceName("veth0123"), NftData.EtherAddress([0x02, 0x11, 0x22, 0x33, 0x44, 0x55])))
+        {
+            Comment = "cid eth0",
+        };
+        Assert.Equal(Golden("element_ifname_ether_addr.hex"), Encode(new NftTransaction().AddElements(NftFamily.Bridge, Table, "allowed", [element], setId: 2)));
+    }
+
+    [Fact]
+    public void Bridge_prerouting_chain_at_priority_minus_300_matches_nft()
+    {
+        // nft add chain bridge sharpcni-cap pre2 '{ type filter hook prerouting priority -300; policy accept; }'
+        var chain = new NftChain(NftFamily.Bridge, Table, "pre2")
+        {
+            Base = NftBaseChain.Filter(NftHook.Prerouting, NftBaseChain.NF_BR_PRI_NAT_DST_BRIDGED),
+        };
+        Assert.Equal(Golden("chain_bridge_prerouting.hex"), Encode(new NftTransaction().AddChain(chain)));
+    }
+
+    [Fact]
+    public void Ifname_and_ether_addr_set_matches_nft()
+    {
+        // nft add set bridge sharpcni-cap allowed2 '{ type ifname . ether_addr; comment "x"; }'
+        var set = new NftSet(NftFamily.Bridge, Table, "allowed2", NftDataType.Concat(NftDataType.InterfaceName, NftDataType.EtherAddress)) { Comment = "x" };
+        Assert.Equal(Golden("set_ifname_ether_addr.hex"), Encode(new NftTransaction().AddSet(set)));
+    }
+
+    [Fact]
+    public void Concatenation_registers_are_numbered_like_nft()
+    {
+        Assert.Equal(NftRegisters.NFT_REG_1, NftRegisters.Reg32At(0));
+        Assert.Equal(9u, NftRegisters.Reg32At(4));
+        Assert.Equal(NftRegisters.NFT_REG_2, NftRegisters.Reg32At(16));
+        Assert.Equal(13u, NftRegisters.Reg32At(20));
+        Assert.Equal((0xa49u, 24), (NftDataType.Concat(NftDataType.InterfaceName, NftDataType.EtherAddress).Id, NftDataType.Concat(NftDataType.InterfaceName, NftDataType.EtherAddress).Length));
+    }
+
+    [Fact]
     public void Comment_userdata_is_the_nftnl_tlv()
     {
         Assert.Equal([0, 4, (byte)'a', (byte)'b', (byte)'c', 0], NftUserData.Comment("abc"));

@@ -26,6 +26,9 @@ public sealed record NftBaseChain(string Type, NftHook Hook, int Priority, NftVe
     public const int NF_IP_PRI_NAT_DST = -100;
     public const int NF_IP_PRI_NAT_SRC = 100;
 
+    /// <summary>Bridge family: before bridge DNAT (enum nf_br_hook_priorities; nft's "dstnat" in a bridge table).</summary>
+    public const int NF_BR_PRI_NAT_DST_BRIDGED = -300;
+
     public const string TypeFilter = "filter";
     public const string TypeNat = "nat";
 

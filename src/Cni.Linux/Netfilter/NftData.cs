@@ -19,6 +19,9 @@ public static class NftData
     /// <summary>IFNAMSIZ: interface names are compared as 16 zero-padded bytes.</summary>
     public const int IFNAMSIZ = 16;
 
+    /// <summary>ETH_ALEN: bytes of an Ethernet address.</summary>
+    public const int ETH_ALEN = 6;
+
     /// <summary>NFT_REG32_SIZE: each part of a concatenation occupies a multiple of 4 bytes.</summary>
     public const int NFT_REG32_SIZE = 4;
 
@@ -40,6 +43,10 @@ public static class NftData
         BinaryPrimitives.WriteUInt32LittleEndian(b, value);
         return b;
     }
+
+    /// <summary>An Ethernet address (ether_addr: the 6 bytes in wire order).</summary>
+    public static byte[] EtherAddress(ReadOnlySpan<byte> mac) =>
+        mac.Length == ETH_ALEN ? mac.ToArray() : throw new ArgumentException($"an Ethernet address has {ETH_ALEN} bytes, not {mac.Length}", nameof(mac));
 
     /// <summary>An interface name, NUL padded to IFNAMSIZ (exact match, as nft writes "eth0").</summary>
     public static byte[] InterfaceName(string name)

@@ -15,6 +15,7 @@ public sealed record NftDataType(uint Id, int Length, string Name, bool BigEndia
     public const uint TYPE_INTEGER = 4;
     public const uint TYPE_IPADDR = 7;
     public const uint TYPE_IP6ADDR = 8;
+    public const uint TYPE_ETHERADDR = 9;
     public const uint TYPE_INET_PROTOCOL = 12;
     public const uint TYPE_INET_SERVICE = 13;
     public const uint TYPE_MARK = 19;
@@ -26,6 +27,7 @@ public sealed record NftDataType(uint Id, int Length, string Name, bool BigEndia
 
     public static readonly NftDataType Ipv4Address = new(TYPE_IPADDR, 4, "ipv4_addr");
     public static readonly NftDataType Ipv6Address = new(TYPE_IP6ADDR, 16, "ipv6_addr");
+    public static readonly NftDataType EtherAddress = new(TYPE_ETHERADDR, NftData.ETH_ALEN, "ether_addr");
     public static readonly NftDataType InetProtocol = new(TYPE_INET_PROTOCOL, 1, "inet_proto");
     public static readonly NftDataType InetService = new(TYPE_INET_SERVICE, 2, "inet_service");
     public static readonly NftDataType InterfaceName = new(TYPE_IFNAME, NftData.IFNAMSIZ, "ifname", BigEndian: false);
@@ -69,8 +71,21 @@ public static class NftRegisters
     public const uint NFT_REG32_00 = 8;
 
     /// <summary>
-    /// The 32-bit register at <paramref name="byteOffset"/> bytes into register 1, for the parts of
-    /// a concatenation (nft loads "a . b" into reg 1 and reg 9).
+    /// The register at <paramref name="byteOffset"/> bytes into register 1, for the parts of a
+    /// concatenation, numbered the way nft numbers it (netlink_put_register): a 16-byte aligned offset
+    /// as a 128-bit register (NFT_REG_1 + n), any other as a 32-bit one (NFT_REG32_00 + n). So "ip saddr
+    /// . ip daddr" loads into reg 1 and reg 9, "iifname . ether saddr" into reg 1 and reg 2.
     /// </summary>
-    public static uint Reg32At(int byteOffset) => byteOffset == 0 ? NFT_REG_1 : NFT_REG32_00 + (uint)(byteOffset / NftData.NFT_REG32_SIZE);
+    public static uint Reg32At(int byteOffset)
+    {
+        if (byteOffset < 0 || byteOffset % NftData.NFT_REG32_SIZE != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(byteOffset), "a register starts at a multiple of 4 bytes");
+        }
+        int reg32 = byteOffset / NftData.NFT_REG32_SIZE;
+        return reg32 % NFT_REG32_PER_REG == 0 ? NFT_REG_1 + (uint)(reg32 / NFT_REG32_PER_REG) : NFT_REG32_00 + (uint)reg32;
+    }
+
+    /// <summary>NFT_REG_SIZE / NFT_REG32_SIZE: 32-bit registers per 128-bit one.</summary>
+    private const int NFT_REG32_PER_REG = 4;
 }

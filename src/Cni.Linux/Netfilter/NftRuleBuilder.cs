@@ -143,6 +143,24 @@ public sealed class NftRuleBuilder
         return Add(new NftLookup(set, Invert: invert));
     }
 
+    /// <summary>ether saddr [!=] MAC (link-layer header: bridge and netdev tables).</summary>
+    public NftRuleBuilder MatchEtherSource(ReadOnlySpan<byte> mac, bool negate = false)
+    {
+        Add(NftPayload.EtherSource());
+        return Add(new NftCmp(negate ? NftCmpOp.Neq : NftCmpOp.Eq, NftData.EtherAddress(mac)));
+    }
+
+    /// <summary>
+    /// iifname . ether saddr [!=] @set (a set of type ifname . ether_addr; like nft: the name in reg 1,
+    /// the address in the next 128-bit register, reg 2).
+    /// </summary>
+    public NftRuleBuilder InputInterfaceAndEtherSourceInSet(string set, bool invert = false)
+    {
+        Add(new NftMeta(NftMetaKey.InputInterfaceName));
+        Add(NftPayload.EtherSource(NftRegisters.Reg32At(NftData.IFNAMSIZ)));
+        return Add(new NftLookup(set, Invert: invert));
+    }
+
     /// <summary>fib daddr type local.</summary>
     public NftRuleBuilder MatchDestinationLocal()
     {

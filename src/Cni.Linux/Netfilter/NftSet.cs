@@ -47,6 +47,9 @@ public sealed record NftSet(NftFamily Family, string Table, string Name, NftData
     internal const uint BYTEORDER_HOST_ENDIAN = 1;
     internal const uint BYTEORDER_BIG_ENDIAN = 2;
 
+    // nftables' enum expr_types: the kind of a set's key expression, stored in its "typeof" userdata.
+    internal const uint EXPR_CONCAT = 13;
+
     /// <summary>The value type of a map; null for a plain set.</summary>
     public NftDataType? DataType { get; init; }
 
@@ -114,6 +117,13 @@ public sealed record NftSet(NftFamily Family, string Table, string Name, NftData
         Span<byte> u32 = stackalloc byte[4];
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(u32, ByteOrder(KeyType));
         blob.AddRange(NftUserData.Tlv(NftUserData.NFTNL_UDATA_SET_KEYBYTEORDER, u32));
+        if (KeyType.IsConcatenation)
+        {
+            // Like nft 1.0.6 for "type a . b": the key's expression kind (a concatenation), no part list.
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(u32, EXPR_CONCAT);
+            blob.AddRange(NftUserData.Tlv(NftUserData.NFTNL_UDATA_SET_KEY_TYPEOF,
+                [.. NftUserData.Tlv(NftUserData.NFTNL_UDATA_SET_TYPEOF_EXPR, u32), .. NftUserData.Tlv(NftUserData.NFTNL_UDATA_SET_TYPEOF_DATA, [])]));
+        }
         if (DataType is not null)
         {
             System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(u32, ByteOrder(DataType));

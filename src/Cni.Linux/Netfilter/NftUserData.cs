@@ -16,7 +16,12 @@ public static class NftUserData
     public const byte NFTNL_UDATA_SET_ELEM_COMMENT = 0;
     public const byte NFTNL_UDATA_SET_KEYBYTEORDER = 0;
     public const byte NFTNL_UDATA_SET_DATABYTEORDER = 1;
+    public const byte NFTNL_UDATA_SET_KEY_TYPEOF = 3;
     public const byte NFTNL_UDATA_SET_COMMENT = 7;
+
+    // Inside NFTNL_UDATA_SET_KEY_TYPEOF (nftables' enum nftnl_udata_set_typeof_types).
+    public const byte NFTNL_UDATA_SET_TYPEOF_EXPR = 0;
+    public const byte NFTNL_UDATA_SET_TYPEOF_DATA = 1;
 
     /// <summary>NFT_USERDATA_MAXLEN: the kernel's limit on any userdata blob.</summary>
     public const int NFT_USERDATA_MAXLEN = 256;

@@ -53,6 +53,12 @@ public sealed record RouteEntry
     /// <summary>RTA_PREFSRC.</summary>
     public IPAddress? PreferredSource { get; init; }
 
+    /// <summary>RTAX_MTU in RTA_METRICS: the path MTU of the route (`ip route … mtu N`).</summary>
+    public uint? Mtu { get; init; }
+
+    /// <summary>RTAX_ADVMSS in RTA_METRICS: the MSS advertised to peers on TCP connections over the route (`advmss N`).</summary>
+    public uint? AdvertisedMss { get; init; }
+
     /// <summary>rtm_protocol (RTPROT_BOOT = 3 by default, as `ip route add`).</summary>
     public byte Protocol { get; init; } = RouteSocket.RTPROT_BOOT;
 

@@ -14,7 +14,12 @@ public sealed partial class RouteSocket
     internal const ushort RTA_GATEWAY = 5;
     internal const ushort RTA_PRIORITY = 6;
     internal const ushort RTA_PREFSRC = 7;
+    internal const ushort RTA_METRICS = 8;
     internal const ushort RTA_TABLE = 15;
+
+    // Route metrics nested in RTA_METRICS (enum RTAX_*, linux/rtnetlink.h).
+    internal const ushort RTAX_MTU = 2;
+    internal const ushort RTAX_ADVMSS = 8;
 
     public const uint RT_TABLE_UNSPEC = 0;
     public const uint RT_TABLE_MAIN = 254;
@@ -72,7 +77,7 @@ public sealed partial class RouteSocket
                 }
                 IPAddress? destination = null, gateway = null, source = null;
                 int? oif = null;
-                uint? metric = null;
+                uint? metric = null, mtu = null, advmss = null;
                 uint routeTable = header.Table;
                 foreach (NetlinkAttribute a in message.Attributes(RtMsg.Size))
                 {
@@ -84,6 +89,13 @@ public sealed partial class RouteSocket
                         case RTA_OIF: oif = a.S32; break;
                         case RTA_PRIORITY: metric = a.U32; break;
                         case RTA_TABLE: routeTable = a.U32; break;
+                        case RTA_METRICS:
+                            foreach (NetlinkAttribute m in a.Nested)
+                            {
+                                if (m.Type == RTAX_MTU) mtu = m.U32;
+                                else if (m.Type == RTAX_ADVMSS) advmss = m.U32;
+                            }
+                            break;
                     }
                 }
                 if ((table is uint wanted && routeTable != wanted) || (outputIndex != 0 && oif != outputIndex))
@@ -100,6 +112,8 @@ public sealed partial class RouteSocket
                     Table = routeTable,
                     Metric = metric,
                     PreferredSource = source,
+                    Mtu = mtu,
+                    AdvertisedMss = advmss,
                     Protocol = header.Protocol,
                     Type = header.Type,
                 });
@@ -171,6 +185,19 @@ public sealed partial class RouteSocket
         if (route.PreferredSource is not null)
         {
             writer.AttributeAddress(RTA_PREFSRC, route.PreferredSource);
+        }
+        if (!forDelete && (route.Mtu is not null || route.AdvertisedMss is not null))
+        {
+            // Like iproute2: RTA_METRICS without NLA_F_NESTED, holding one u32 attribute per metric.
+            using var metrics = writer.Nest(RTA_METRICS, setNestedFlag: false);
+            if (route.Mtu is uint mtu)
+            {
+                writer.AttributeU32(RTAX_MTU, mtu);
+            }
+            if (route.AdvertisedMss is uint advmss)
+            {
+                writer.AttributeU32(RTAX_ADVMSS, advmss);
+            }
         }
     }
 

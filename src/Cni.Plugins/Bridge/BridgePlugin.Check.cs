@@ -9,7 +9,7 @@ public sealed partial class BridgePlugin
     /// <summary>
     /// CHECK: the bridge, the container interface, the host veth (ours by tag, the container interface's peer,
     /// on the bridge, with the configured port flags), the addresses and routes of prevResult in the container,
-    /// and the masquerade rules. Any difference is an error.
+    /// the masquerade and macspoofchk rules. Any difference is an error.
     /// </summary>
     public override void Check(CniRequest request)
     {
@@ -83,6 +83,11 @@ public sealed partial class BridgePlugin
         }
         if (c.Internal)
             _internalNetwork().Check(o.Bridge);
+        if (c.MacSpoofCheck)
+        {
+            var mac = MacOf(inside) ?? throw Failed($"container interface {request.IfName} has no Ethernet address");
+            _macSpoofCheck().Check(tag, hostEnd.Name, mac);
+        }
     }
 
     /// <summary>STATUS: ready when the IPAM plugin is.</summary>
@@ -94,7 +99,7 @@ public sealed partial class BridgePlugin
 
     /// <summary>
     /// GC: removes host veths on this network's bridge whose tag names an attachment that is no longer valid,
-    /// with their masquerade rules, then lets the IPAM plugin collect its reservations.
+    /// with their masquerade and macspoofchk rules (and macspoofchk guards of the network left without a veth), then lets the IPAM plugin collect its reservations.
     /// </summary>
     public override void Gc(CniRequest request)
     {
@@ -115,8 +120,12 @@ public sealed partial class BridgePlugin
                 if (link.Name != tag.HostInterfaceName || valid.Contains(tag)) continue;
                 host.DeleteLink(link.Index);
                 if (o.Config.IPMasq) _masquerade().Remove(tag);
+                if (o.Config.MacSpoofCheck) _macSpoofCheck().Remove(tag);
             }
         });
+        // Guards whose veth is already gone (deleted by hand, a DEL that failed half-way).
+        if (o.Config.MacSpoofCheck)
+            failures.Try("collect macspoofchk rules", () => _macSpoofCheck().Gc(o.NetworkName, valid));
         if (o.HasIpam)
             failures.Try("collect IPAM reservations", () => IpamDelegate.Gc(request));
         failures.ThrowIfAny();

@@ -8,7 +8,7 @@ namespace Cni.Plugins.Bridge;
 
 /// <summary>
 /// The bridge plugin: a veth pair per container, its host end on a shared Linux bridge that may act as the
-/// gateway, addresses from the delegated IPAM plugin, masquerade through nftables. Option names, defaults and
+/// gateway, addresses from the delegated IPAM plugin, masquerade and macspoofchk through nftables. Option names, defaults and
 /// result shape follow the reference plugin; see <see cref="BridgeConfig"/> for the options.
 /// </summary>
 public sealed partial class BridgePlugin : CniPlugin
@@ -18,15 +18,18 @@ public sealed partial class BridgePlugin : CniPlugin
 
     private readonly Func<IMasquerade> _masquerade;
     private readonly Func<IInternalNetwork> _internalNetwork;
+    private readonly Func<IMacSpoofCheck> _macSpoofCheck;
     private readonly IBridgeUplink? _uplink;
 
     public BridgePlugin() : this(null, null) { }
 
     /// <summary>The firewall is given as factories so a call that needs no rule never opens an nftables socket.</summary>
-    public BridgePlugin(Func<IMasquerade>? masquerade, Func<IInternalNetwork>? internalNetwork, IBridgeUplink? uplink = null)
+    public BridgePlugin(Func<IMasquerade>? masquerade, Func<IInternalNetwork>? internalNetwork, IBridgeUplink? uplink = null,
+        Func<IMacSpoofCheck>? macSpoofCheck = null)
     {
         _masquerade = masquerade ?? Firewall.Masquerade;
         _internalNetwork = internalNetwork ?? Firewall.InternalNetwork;
+        _macSpoofCheck = macSpoofCheck ?? Firewall.MacSpoofCheck;
         _uplink = uplink;
     }
 
@@ -43,10 +46,6 @@ public sealed partial class BridgePlugin : CniPlugin
         var o = OptionsOf(request);
         var c = o.Config;
         var tag = new Attachment(request.ContainerId, request.IfName);
-        if (c.MacSpoofCheck)
-            throw new CniException(ErrorCode.UnsupportedField, "macspoofchk is not supported by this bridge plugin yet",
-                "remove macspoofchk from the config; the option is not ignored silently");
-
         using var netns = OpenNetns(request.Netns);
         using var host = RouteSocket.Open();
         using var container = RouteSocket.OpenIn(netns);
@@ -55,6 +54,15 @@ public sealed partial class BridgePlugin : CniPlugin
         var bridge = BridgeLink.Ensure(host, o.Bridge, o.Mtu, c.PromiscMode);
         _uplink?.Ensure(host, bridge, rollback);
         var veth = VethPair.Create(host, netns, container, tag, o.Mtu, o.Mac is { } mac ? new(mac.ToBytes()) : null, rollback);
+        if (c.MacSpoofCheck)
+        {
+            // Before the port joins the bridge and comes up, so no frame passes unchecked.
+            var containerMac = MacOf(veth.Container)
+                ?? throw new CniException(ErrorCode.Internal, $"container interface {request.IfName} has no Ethernet address to guard");
+            var macSpoofCheck = _macSpoofCheck();
+            macSpoofCheck.Add(tag, o.NetworkName, veth.Host.Name, containerMac);
+            rollback.Add("remove macspoofchk rules", () => macSpoofCheck.Remove(tag));
+        }
         AttachToBridge(host, veth.Host, bridge, c);
 
         var result = new Result
@@ -165,6 +173,8 @@ public sealed partial class BridgePlugin : CniPlugin
         // 3. The firewall rules, by tag.
         if (o.Config.IPMasq)
             failures.Try("remove masquerade rules", () => _masquerade().Remove(tag));
+        if (o.Config.MacSpoofCheck)
+            failures.Try("remove macspoofchk rules", () => _macSpoofCheck().Remove(tag));
 
         failures.ThrowIfAny();
     }
@@ -200,8 +210,10 @@ public sealed partial class BridgePlugin : CniPlugin
         }
     }
 
-    internal static string? Format(Link link) =>
-        link.Address is { } a && a.GetAddressBytes().Length == 6 ? HardwareAddress.FromBytes(a.GetAddressBytes()).ToString() : null;
+    internal static string? Format(Link link) => MacOf(link)?.ToString();
+
+    internal static HardwareAddress? MacOf(Link link) =>
+        link.Address is { } a && a.GetAddressBytes().Length == 6 ? HardwareAddress.FromBytes(a.GetAddressBytes()) : null;
 
     internal static AddressFamily FamilyOf(IPPrefix p) => p.IsV4 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
 }

@@ -26,6 +26,12 @@ public sealed record NftPayload(NftPayloadBase Base, uint Offset, uint Length, u
 
     public override string Kind => Name;
 
+    /// <summary>ether daddr: the first 6 bytes of the link-layer header (bridge, netdev tables).</summary>
+    public static NftPayload EtherDestination(uint register = NftRegisters.NFT_REG_1) => new(NftPayloadBase.LinkLayer, 0, NftData.ETH_ALEN, register);
+
+    /// <summary>ether saddr (offsetof(struct ethhdr, h_source) = 6).</summary>
+    public static NftPayload EtherSource(uint register = NftRegisters.NFT_REG_1) => new(NftPayloadBase.LinkLayer, 6, NftData.ETH_ALEN, register);
+
     /// <summary>ip saddr (offsetof(struct iphdr, saddr) = 12).</summary>
     public static NftPayload Ipv4Source(uint register = NftRegisters.NFT_REG_1) => new(NftPayloadBase.Network, 12, 4, register);
 
