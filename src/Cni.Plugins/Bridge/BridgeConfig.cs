@@ -49,18 +49,7 @@ public sealed class BridgeConfig
     /// <summary>Bridge ports are isolated from each other (<c>portIsolation</c> or <c>isolation</c>).</summary>
     [JsonIgnore] public bool IsolatePorts => PortIsolation || Isolation;
 
-    public static BridgeConfig Parse(ReadOnlySpan<byte> json)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize(json, BridgeJsonContext.Default.BridgeConfig)
-                ?? throw new CniException(ErrorCode.DecodingFailure, "failed to load netconf: empty document");
-        }
-        catch (JsonException e)
-        {
-            throw new CniException(ErrorCode.DecodingFailure, $"failed to load netconf: {e.Message}");
-        }
-    }
+    public static BridgeConfig Parse(ReadOnlySpan<byte> json) => PluginConfig.Parse(json, BridgeJsonContext.Default.BridgeConfig);
 }
 
 public sealed class VlanTrunk

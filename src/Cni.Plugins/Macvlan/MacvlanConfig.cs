@@ -22,18 +22,7 @@ public sealed class MacvlanConfig
     [JsonPropertyName("linkInContainer")] public bool LinkInContainer { get; set; }
     [JsonPropertyName("runtimeConfig")] public MacvlanRuntimeConfig? RuntimeConfig { get; set; }
 
-    public static MacvlanConfig Parse(ReadOnlySpan<byte> json)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize(json, MacvlanJsonContext.Default.MacvlanConfig)
-                ?? throw new CniException(ErrorCode.DecodingFailure, "failed to load netconf: empty document");
-        }
-        catch (JsonException e)
-        {
-            throw new CniException(ErrorCode.DecodingFailure, $"failed to load netconf: {e.Message}");
-        }
-    }
+    public static MacvlanConfig Parse(ReadOnlySpan<byte> json) => PluginConfig.Parse(json, MacvlanJsonContext.Default.MacvlanConfig);
 }
 
 /// <summary>The <c>mac</c> capability.</summary>

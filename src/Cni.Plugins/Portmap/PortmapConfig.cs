@@ -26,18 +26,7 @@ public sealed class PortmapConfig
     [JsonPropertyName("localhostPorts")] public bool? LocalhostPorts { get; set; }
     [JsonPropertyName("runtimeConfig")] public PortmapRuntimeConfig? RuntimeConfig { get; set; }
 
-    public static PortmapConfig Parse(ReadOnlySpan<byte> json)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize(json, PortmapJsonContext.Default.PortmapConfig)
-                ?? throw new CniException(ErrorCode.DecodingFailure, "failed to parse network configuration: empty document");
-        }
-        catch (JsonException e)
-        {
-            throw new CniException(ErrorCode.DecodingFailure, $"failed to parse network configuration: {e.Message}");
-        }
-    }
+    public static PortmapConfig Parse(ReadOnlySpan<byte> json) => PluginConfig.Parse(json, PortmapJsonContext.Default.PortmapConfig);
 
     /// <summary>The rule options, validated: markMasqBit 0–31 and not together with externalSetMarkChain; no iptables conditions.</summary>
     public PortMappingOptions Options()

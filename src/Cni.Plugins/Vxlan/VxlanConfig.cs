@@ -33,18 +33,7 @@ public sealed class VxlanConfig
     /// <summary>TTL of the outer IP header; 0 (absent) inherits, as the kernel does.</summary>
     [JsonPropertyName("ttl")] public long? Ttl { get; set; }
 
-    public static VxlanConfig Parse(ReadOnlySpan<byte> json)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize(json, VxlanJsonContext.Default.VxlanConfig)
-                ?? throw new CniException(ErrorCode.DecodingFailure, "failed to load netconf: empty document");
-        }
-        catch (JsonException e)
-        {
-            throw new CniException(ErrorCode.DecodingFailure, $"failed to load netconf: {e.Message}");
-        }
-    }
+    public static VxlanConfig Parse(ReadOnlySpan<byte> json) => PluginConfig.Parse(json, VxlanJsonContext.Default.VxlanConfig);
 }
 
 [JsonSourceGenerationOptions(
