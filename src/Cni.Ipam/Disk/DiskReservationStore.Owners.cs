@@ -83,10 +83,14 @@ public sealed partial class DiskReservationStore
         RebuildIndex();
     }
 
+    /// <summary>How many times this instance fell back to the full scan (tests watch it).</summary>
+    internal int FullScans { get; private set; }
+
     /// <summary>One full scan of the directory; the index is rewritten from it at the end of the scope.</summary>
     private void RebuildIndex()
     {
         var ix = Index;
+        FullScans++;
         var all = ScanAll();
         ix.Buckets.Clear();
         for (int b = 0; b < BucketCount; b++)
@@ -222,8 +226,8 @@ public sealed partial class DiskReservationStore
     }
 
     /// <summary>
-    /// End of a lock scope: writes the changed buckets, then the stamp (last, so a crash before it leaves a
-    /// mismatch), then waits until the coarse clock has left the recorded mtime's tick. Errors only cost the next
+    /// End of a lock scope: writes the changed buckets, waits until the coarse clock has left the directory
+    /// mtime's tick, then writes the stamp (last, so a crash before it leaves a mismatch). Errors only cost the next
     /// call a scan: the stamp is removed, never left matching an index we failed to write.
     /// </summary>
     private void FinishIndex(IndexState ix)
@@ -261,8 +265,13 @@ public sealed partial class DiskReservationStore
                 Interop.unlink(stampPath);
                 return;
             }
+            // Wait first: if we die while waiting, the old stamp stays and mismatches.
+            if (!WaitPastTick(sec, nsec))
+            {
+                Interop.unlink(stampPath);
+                return;
+            }
             WriteIndexFile(stampPath, Encoding.ASCII.GetBytes(stamp));
-            if (!WaitPastTick(sec, nsec)) Interop.unlink(stampPath);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
