@@ -108,6 +108,15 @@ internal static partial class Interop
     [LibraryImport(Libc, SetLastError = true)]
     internal static partial int clock_gettime(int clockid, out Timespec tp);
 
+    /// <summary>statfs(2); f_type is the first word of struct statfs on every 64-bit Linux ABI, the buffer covers the rest.</summary>
+    [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static unsafe partial int statfs(string path, byte* buf);
+
+    internal const long EXT4_SUPER_MAGIC = 0xEF53;
+    internal const long XFS_SUPER_MAGIC = 0x58465342;
+    internal const long BTRFS_SUPER_MAGIC = 0x9123683E;
+    internal const long TMPFS_MAGIC = 0x01021994;
+
     internal static int LastErrno => Marshal.GetLastPInvokeError();
 
     /// <summary>The one place errno turns into an exception.</summary>

@@ -219,3 +219,18 @@ public class OwnerIndexTests : IDisposable
         }
     }
 }
+
+public class CoarseClockWaitTests
+{
+    [Fact]
+    public void Wait_past_the_current_tick_ends_within_a_few_ticks()
+    {
+        var now = DateTimeOffset.UtcNow;
+        long ticks = now.ToUnixTimeMilliseconds();
+        var sw = Stopwatch.StartNew();
+        Assert.True(DiskReservationStore.WaitPastTick(ticks / 1000, ticks % 1000 * 1_000_000 + 999_999));
+        Assert.True(sw.ElapsedMilliseconds < 50);
+        // A time far in the future is given up on (clock stepped back) rather than waited for.
+        Assert.False(DiskReservationStore.WaitPastTick(now.ToUnixTimeSeconds() + 3600, 0));
+    }
+}

@@ -18,9 +18,11 @@ namespace Cni.Ipam.Disk;
 // "trusted" also forces the scan. All of this happens under the store's flock.
 //
 // Timestamp granularity: a file system may stamp with the coarse clock, so a foreign write in the same tick as our
-// last write could leave the mtime unchanged. Before releasing the lock we wait (at most one tick, only when
-// needed) until CLOCK_REALTIME_COARSE is past the mtime we recorded; every later write, which needs the lock,
-// then gets a different mtime.
+// last write could leave the mtime unchanged. Before writing the stamp (and releasing the lock) we wait, at most
+// one tick (4 ms at HZ=250), until CLOCK_REALTIME_COARSE is past the mtime we recorded; every later write, which
+// needs the lock, then gets a different mtime. File systems with multigrain timestamps (Linux 6.13+: ext4, xfs,
+// btrfs, tmpfs) need no wait: we read the directory's times with statx after our last write, which marks them
+// queried, and the kernel then gives the next change a fine-grained time distinct from the one we saw.
 //
 // Reference compatibility: the reference walks the network directory recursively (filepath.Walk) in
 // GetByID/ReleaseByID/FindByID and reads every regular file, so it reads ours too. It matches a file's trimmed
@@ -266,7 +268,7 @@ public sealed partial class DiskReservationStore
                 return;
             }
             // Wait first: if we die while waiting, the old stamp stays and mismatches.
-            if (!WaitPastTick(sec, nsec))
+            if (!HasMultigrainTimestamps() && !WaitPastTick(sec, nsec))
             {
                 Interop.unlink(stampPath);
                 return;
@@ -303,11 +305,22 @@ public sealed partial class DiskReservationStore
         }
     }
 
+    /// <summary>Linux 6.13 or later and a file system that uses multigrain timestamps there.</summary>
+    private unsafe bool HasMultigrainTimestamps()
+    {
+        var kernel = Environment.OSVersion.Version;
+        if (kernel < new Version(6, 13)) return false;
+        byte* buf = stackalloc byte[256];
+        if (Interop.statfs(_dir, buf) != 0) return false;
+        long type = *(long*)buf;
+        return type is Interop.EXT4_SUPER_MAGIC or Interop.XFS_SUPER_MAGIC or Interop.BTRFS_SUPER_MAGIC or Interop.TMPFS_MAGIC;
+    }
+
     /// <summary>
     /// Waits until CLOCK_REALTIME_COARSE is past the recorded mtime (the coarse clock ticks every 1-10 ms; usually
     /// it already is). False after 50 ms (a clock stepped back): the caller then drops the stamp.
     /// </summary>
-    private static bool WaitPastTick(long sec, long nsec)
+    internal static bool WaitPastTick(long sec, long nsec)
     {
         long deadline = Environment.TickCount64 + 50;
         while (Interop.clock_gettime(Interop.CLOCK_REALTIME_COARSE, out var now) == 0)
