@@ -234,3 +234,22 @@ public class CoarseClockWaitTests
         Assert.False(DiskReservationStore.WaitPastTick(now.ToUnixTimeSeconds() + 3600, 0));
     }
 }
+
+public class OwnerIndexOddFilesTests : IDisposable
+{
+    private readonly TempStore _t = new();
+    public void Dispose() => _t.Dispose();
+
+    [Fact]
+    public void Foreign_owner_with_a_tab_keeps_the_store_on_full_scans_but_correct()
+    {
+        Directory.CreateDirectory(_t.NetDir);
+        File.WriteAllText(Path.Combine(_t.NetDir, "10.2.0.40"), "we\tird\r\neth0");
+        var store = _t.Store();
+        var ipam = new HostLocalIpam(_t.Config("""[{"subnet":"10.2.0.0/24"}]"""), store);
+        string a = ipam.Add(new IpamRequest("c1", "eth0")).Addresses[0].Address.Address.ToString();
+        Assert.Equal(a, ipam.Add(new IpamRequest("c1", "eth0")).Addresses[0].Address.Address.ToString());
+        Assert.Equal(2, store.FullScans);
+        Assert.False(File.Exists(Path.Combine(_t.NetDir, DiskReservationStore.OwnersDirName, DiskReservationStore.StampFileName)));
+    }
+}

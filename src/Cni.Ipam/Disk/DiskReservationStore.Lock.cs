@@ -56,16 +56,17 @@ public sealed partial class DiskReservationStore
         {
             var fd = Interlocked.Exchange(ref _fd, null);
             if (fd is null) return;
-            store.DiscardPendingTemp();
             try
             {
+                store.DiscardPendingTemp();
+                // Index and stamp are written while we still hold the lock.
                 store.FinishIndex(Index);
             }
             finally
             {
                 store._held = null;
+                if (!fd.IsClosed) Interop.flock(fd, Interop.LOCK_UN);
             }
-            if (!fd.IsClosed) Interop.flock(fd, Interop.LOCK_UN);
         }
     }
 }

@@ -52,6 +52,8 @@ public sealed partial class DiskReservationStore
         public bool Rebuilt;
         /// <summary>Something we must record at the end: a write in the network directory or the index.</summary>
         public bool Changed;
+        /// <summary>A foreign file names an owner our line format cannot hold (tab or line break): keep no stamp, scan every time.</summary>
+        public bool Unpersistable;
         public readonly Dictionary<int, List<IndexEntry>> Buckets = new();
         public readonly HashSet<int> Dirty = new();
     }
@@ -101,7 +103,11 @@ public sealed partial class DiskReservationStore
             ix.Dirty.Add(b);
         }
         foreach (var r in all)
+        {
+            if (r.ContainerId?.AsSpan().IndexOfAny('\t', '\r', '\n') >= 0 || r.InterfaceName?.AsSpan().IndexOfAny('\t', '\r', '\n') >= 0)
+                ix.Unpersistable = true;
             ix.Buckets[BucketOf(r.ContainerId)].Add(new IndexEntry(IPAddressMath.Format(r.Address), r.ContainerId, r.InterfaceName));
+        }
         ix.Ready = ix.Rebuilt = ix.Changed = true;
     }
 
@@ -236,6 +242,11 @@ public sealed partial class DiskReservationStore
     {
         if (!ix.Ready || !ix.Changed) return;
         string stampPath = Path.Combine(OwnersDir, StampFileName);
+        if (ix.Unpersistable)
+        {
+            Interop.unlink(stampPath);
+            return;
+        }
         try
         {
             System.IO.Directory.CreateDirectory(OwnersDir);
