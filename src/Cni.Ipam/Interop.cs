@@ -77,6 +77,46 @@ internal static partial class Interop
         return new SafeFileHandle(fd, ownsHandle: true);
     }
 
+    internal const int AT_STATX_SYNC_AS_STAT = 0;
+    internal const uint STATX_BASIC_STATS = 0x7ff;
+    internal const int CLOCK_REALTIME_COARSE = 5;
+
+    /// <summary>
+    /// struct statx (fixed layout on every architecture). Only the fields the store compares are named; the rest
+    /// is padding up to the kernel's 256 bytes.
+    /// </summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    internal struct StatxBuffer
+    {
+        [FieldOffset(32)] public ulong stx_ino;
+        [FieldOffset(96)] public long stx_ctime_sec;
+        [FieldOffset(104)] public uint stx_ctime_nsec;
+        [FieldOffset(112)] public long stx_mtime_sec;
+        [FieldOffset(120)] public uint stx_mtime_nsec;
+    }
+
+    [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int statx(int dirfd, string path, int flags, uint mask, out StatxBuffer buf);
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct Timespec
+    {
+        public long tv_sec;
+        public long tv_nsec;
+    }
+
+    [LibraryImport(Libc, SetLastError = true)]
+    internal static partial int clock_gettime(int clockid, out Timespec tp);
+
+    /// <summary>statfs(2); f_type is the first word of struct statfs on every 64-bit Linux ABI, the buffer covers the rest.</summary>
+    [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static unsafe partial int statfs(string path, byte* buf);
+
+    internal const long EXT4_SUPER_MAGIC = 0xEF53;
+    internal const long XFS_SUPER_MAGIC = 0x58465342;
+    internal const long BTRFS_SUPER_MAGIC = 0x9123683E;
+    internal const long TMPFS_MAGIC = 0x01021994;
+
     internal static int LastErrno => Marshal.GetLastPInvokeError();
 
     /// <summary>The one place errno turns into an exception.</summary>

@@ -49,13 +49,24 @@ public sealed partial class DiskReservationStore
         /// <summary>Names present in the directory (nobody else may change it while we hold the lock); null before a scan.</summary>
         public HashSet<string>? Taken { get; set; }
 
+        /// <summary>The owner index's state in this scope.</summary>
+        public IndexState Index { get; } = new();
+
         public void Dispose()
         {
             var fd = Interlocked.Exchange(ref _fd, null);
             if (fd is null) return;
-            store.DiscardPendingTemp();
-            store._held = null;
-            if (!fd.IsClosed) Interop.flock(fd, Interop.LOCK_UN);
+            try
+            {
+                store.DiscardPendingTemp();
+                // Index and stamp are written while we still hold the lock.
+                store.FinishIndex(Index);
+            }
+            finally
+            {
+                store._held = null;
+                if (!fd.IsClosed) Interop.flock(fd, Interop.LOCK_UN);
+            }
         }
     }
 }

@@ -12,10 +12,11 @@ namespace Cni.Ipam.Disk;
 /// all and link()'s EEXIST gives the same "first one wins" as the reference's O_EXCL create.
 /// </summary>
 /// <remarks>
-/// Finding an attachment's reservations is a scan (the reference layout has no index, and an index we kept
-/// beside it would go stale whenever the reference plugin writes): one getdents64 pass over the directory and
-/// one openat/read/close per address file, comparing bytes without decoding. While the lock is held, the
-/// names seen by the last scan are known taken, so allocation skips them without a system call.
+/// Finding an attachment's reservations goes through the owner index in <c>.owners/</c> (see
+/// DiskReservationStore.Owners.cs): a validated hint, trusted only while the directory is unchanged since our last
+/// write, rebuilt by one full scan (getdents64 plus one openat/read per address file) when someone else, e.g. the
+/// reference plugin, has written. While the lock is held after a scan, the names it saw are known taken, so
+/// allocation skips them without a system call.
 /// </remarks>
 public sealed partial class DiskReservationStore : IReservationStore, IDisposable
 {
@@ -70,6 +71,11 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
         }
         DiscardPendingTemp();
         _held?.Taken?.Add(name);
+        if (_held is not null)
+        {
+            IndexAdd(name, containerId.Trim(), ifname);
+            _held.Index.Changed = true;
+        }
         // Like the reference, the last-reserved record is written after the reservation; it is only a hint.
         WriteReplacing(PathOf(LastReservedPrefix + rangeSetIndex), Encoding.ASCII.GetBytes(name));
         return true;
@@ -97,14 +103,32 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
     {
         string name = IPAddressMath.Format(ip);
         string path = PathOf(name);
+        // The owner names the index bucket to clean; one small read, only when the index is in use.
+        bool indexed = _held is { Index.Ready: true };
+        string? owner = indexed ? OwnerIn(ReadSmallFile(path)) : null;
         if (Interop.unlink(path) == 0)
         {
             _held?.Taken?.Remove(name);
+            if (_held is not null)
+            {
+                _held.Index.Changed = true;
+                if (indexed) IndexRemove(name, owner);
+            }
             return true;
         }
         int errno = Interop.LastErrno;
         if (errno == Interop.ENOENT) return false;
         throw Interop.ErrnoException("unlink", path, errno);
+    }
+
+    /// <summary>The container ID an address file names, or null for an empty/unreadable (stale) one.</summary>
+    private static string? OwnerIn(byte[]? content)
+    {
+        if (content is null) return null;
+        var text = Encoding.UTF8.GetString(content.AsSpan().Trim(" \t\r\n\v\f"u8));
+        if (text.Length == 0) return null;
+        int br = text.IndexOf(LineBreak, StringComparison.Ordinal);
+        return br < 0 ? text : text[..br];
     }
 
     public IReadOnlyList<IPAddress> GetByOwner(string containerId, string ifname)
@@ -114,8 +138,14 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
         return exact;
     }
 
-    /// <summary>One scan: the addresses held as "id\r\nifname" and those held as "id" alone (older reference files).</summary>
-    private (List<IPAddress> Exact, List<IPAddress> Legacy) FindOwned(string containerId, string ifname)
+    /// <summary>
+    /// The addresses held as "id\r\nifname" and those held as "id" alone (older reference files): through the
+    /// owner index under the lock, by a scan otherwise.
+    /// </summary>
+    private (List<IPAddress> Exact, List<IPAddress> Legacy) FindOwned(string containerId, string ifname) =>
+        _held is null ? FindOwnedByScan(containerId, ifname) : FindOwnedIndexed(containerId, ifname);
+
+    private (List<IPAddress> Exact, List<IPAddress> Legacy) FindOwnedByScan(string containerId, string ifname)
     {
         byte[] exactBytes = Encoding.UTF8.GetBytes(containerId.Trim() + LineBreak + ifname);
         byte[] legacyBytes = Encoding.UTF8.GetBytes(containerId.Trim());
@@ -134,7 +164,10 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
     }
 
     /// <summary>Every reservation; an empty or unreadable file is a stale one (no owner). Callers hold the lock.</summary>
-    public IReadOnlyList<Reservation> ListAll()
+    public IReadOnlyList<Reservation> ListAll() => _held is null ? ScanAll() : ListAllIndexed();
+
+    /// <summary>A full scan into reservations.</summary>
+    private List<Reservation> ScanAll()
     {
         var list = new List<Reservation>();
         Scan((name, content, readable) =>
@@ -256,11 +289,21 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
     }
 
     /// <summary>STATUS: the directory can be created and a file written in it.</summary>
+    /// <remarks>The probe file goes in .owners/, so STATUS does not change the network directory's mtime and cost the next ADD a scan.</remarks>
     public void ProbeWritable()
     {
         EnsureDirectory();
-        string temp = WriteTemp("status"u8);
-        Interop.unlink(temp);
+        try
+        {
+            System.IO.Directory.CreateDirectory(OwnersDir);
+            string temp = Path.Combine(OwnersDir, $"{IndexTempPrefix}{Environment.ProcessId}.{Interlocked.Increment(ref s_tempCounter)}");
+            File.WriteAllBytes(temp, "status"u8.ToArray());
+            File.Delete(temp);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreIOException($"cannot write in store directory {_dir}: {e.Message}", e);
+        }
     }
 
     public void Dispose()
