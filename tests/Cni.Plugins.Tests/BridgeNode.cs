@@ -71,8 +71,8 @@ public sealed class BridgeNode : IDisposable
         return conf.ToJsonString();
     }
 
-    /// <summary>Runs one plugin command through the dispatcher on a thread inside the node namespace.</summary>
-    public (int Exit, string Output) Invoke(CniPlugin plugin, string command, string config, string? container,
+    /// <summary>Runs one plugin command through the dispatcher on a thread inside namespace <paramref name="node"/>.</summary>
+    public static (int Exit, string Output) InvokeIn(string node, CniPlugin plugin, string command, string config, string? container,
         string containerId = "ctr1", string ifName = "eth0", string args = "")
     {
         var env = new Dictionary<string, string>
@@ -84,8 +84,8 @@ public sealed class BridgeNode : IDisposable
             ["CNI_ARGS"] = args,
         };
         if (container is not null) env["CNI_NETNS"] = container.StartsWith('/') ? container : PathOf(container);
-        using var node = NetNs.OpenNamed(Node);
-        return node.Run(() =>
+        using var nodeNs = NetNs.OpenNamed(node);
+        return nodeNs.Run(() =>
         {
             using var stdin = new MemoryStream(Encoding.UTF8.GetBytes(config));
             using var stdout = new MemoryStream();
@@ -94,12 +94,20 @@ public sealed class BridgeNode : IDisposable
         });
     }
 
+    /// <summary>Runs one plugin command through the dispatcher on a thread inside the node namespace.</summary>
+    public (int Exit, string Output) Invoke(CniPlugin plugin, string command, string config, string? container,
+        string containerId = "ctr1", string ifName = "eth0", string args = "")
+        => InvokeIn(Node, plugin, command, config, container, containerId, ifName, args);
+
     /// <summary>ADD that must succeed; returns the printed result.</summary>
     public JsonNode Add(CniPlugin plugin, string config, string container, string containerId = "ctr1", string ifName = "eth0", string args = "")
+        => Succeeded(Invoke(plugin, "ADD", config, container, containerId, ifName, args));
+
+    /// <summary>The printed result of an ADD that must have succeeded.</summary>
+    public static JsonNode Succeeded((int Exit, string Output) call)
     {
-        var (exit, output) = Invoke(plugin, "ADD", config, container, containerId, ifName, args);
-        Assert.True(exit == 0, $"ADD failed: {output}");
-        return JsonNode.Parse(output)!;
+        Assert.True(call.Exit == 0, $"ADD failed: {call.Output}");
+        return JsonNode.Parse(call.Output)!;
     }
 
     /// <summary>A config with prevResult set, for CHECK and DEL.</summary>

@@ -72,32 +72,10 @@ public sealed class MacvlanNode : IDisposable
     /// <summary>Runs one plugin command through the dispatcher on a thread inside the node namespace.</summary>
     public (int Exit, string Output) Invoke(CniPlugin plugin, string command, string config, string? container,
         string containerId = "ctr1", string ifName = "eth0", string args = "")
-    {
-        var env = new Dictionary<string, string>
-        {
-            ["CNI_COMMAND"] = command,
-            ["CNI_CONTAINERID"] = containerId,
-            ["CNI_IFNAME"] = ifName,
-            ["CNI_PATH"] = Path.GetDirectoryName(BridgeNode.HostLocal)!,
-            ["CNI_ARGS"] = args,
-        };
-        if (container is not null) env["CNI_NETNS"] = container.StartsWith('/') ? container : NetNs.PathOfNamed(container);
-        using var node = NetNs.OpenNamed(Node);
-        return node.Run(() =>
-        {
-            using var stdin = new MemoryStream(Encoding.UTF8.GetBytes(config));
-            using var stdout = new MemoryStream();
-            int exit = Dispatcher.Run(plugin, env, stdin, stdout, TextWriter.Null);
-            return (exit, Encoding.UTF8.GetString(stdout.ToArray()));
-        });
-    }
+        => BridgeNode.InvokeIn(Node, plugin, command, config, container, containerId, ifName, args);
 
     public JsonNode Add(CniPlugin plugin, string config, string container, string containerId = "ctr1", string ifName = "eth0", string args = "")
-    {
-        var (exit, output) = Invoke(plugin, "ADD", config, container, containerId, ifName, args);
-        Assert.True(exit == 0, $"ADD failed: {output}");
-        return JsonNode.Parse(output)!;
-    }
+        => BridgeNode.Succeeded(Invoke(plugin, "ADD", config, container, containerId, ifName, args));
 
     /// <summary>A failing call's CNI error code.</summary>
     public static int ErrorCode((int Exit, string Output) call)
