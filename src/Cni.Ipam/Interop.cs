@@ -17,8 +17,12 @@ internal static partial class Interop
     internal const int O_NOFOLLOW = 0x20000;
     internal const int O_CLOEXEC = 0x80000;
     internal const int O_DIRECTORY = 0x10000;
+    /// <summary>An unnamed regular file in the given directory (__O_TMPFILE | O_DIRECTORY), linked into place later.</summary>
+    internal const int O_TMPFILE = 0x410000;
 
     internal const int AT_FDCWD = -100;
+    internal const int AT_SYMLINK_FOLLOW = 0x400;
+    internal const int AT_EMPTY_PATH = 0x1000;
 
     /// <summary>d_type values of struct linux_dirent64.</summary>
     internal const byte DT_UNKNOWN = 0;
@@ -59,7 +63,13 @@ internal static partial class Interop
     internal static partial int link(string oldpath, string newpath);
 
     [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int linkat(int olddirfd, string oldpath, int newdirfd, string newpath, int flags);
+
+    [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int unlink(string path);
+
+    [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int mkdir(string path, int mode);
 
     [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int rename(string oldpath, string newpath);

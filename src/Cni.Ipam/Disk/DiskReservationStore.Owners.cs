@@ -128,20 +128,9 @@ public sealed partial class DiskReservationStore
 
     private List<IndexEntry>? ReadBucket(int b)
     {
-        string path = BucketPath(b);
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (FileNotFoundException)
-        {
-            return new List<IndexEntry>();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        // Raw reads: a missing bucket is the common case, and an exception for it would cost more than the read.
+        var bytes = ReadWholeFile(BucketPath(b), out int errno);
+        if (bytes is null) return errno == Interop.ENOENT ? new List<IndexEntry>() : null;
         var text = Encoding.UTF8.GetString(bytes);
         if (!text.StartsWith(IndexHeader, StringComparison.Ordinal)) return null;
         var list = new List<IndexEntry>();
@@ -249,7 +238,7 @@ public sealed partial class DiskReservationStore
         }
         try
         {
-            System.IO.Directory.CreateDirectory(OwnersDir);
+            MakeDirectory(OwnersDir);
             if (ix.Rebuilt) RemoveIndexLeftovers();
             foreach (int b in ix.Dirty)
             {
@@ -284,7 +273,8 @@ public sealed partial class DiskReservationStore
                 Interop.unlink(stampPath);
                 return;
             }
-            WriteIndexFile(stampPath, Encoding.ASCII.GetBytes(stamp));
+            // In place: a torn stamp cannot equal the directory's stamp, so it only costs a rescan.
+            WriteInPlace(stampPath, Encoding.ASCII.GetBytes(stamp));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

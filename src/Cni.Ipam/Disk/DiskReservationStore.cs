@@ -46,7 +46,7 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
     {
         try
         {
-            System.IO.Directory.CreateDirectory(_dir);
+            MakeDirectory(_dir);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -60,11 +60,10 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
         if (_held is { Taken: { } taken } && taken.Contains(name)) return false;
 
         byte[] content = Encoding.UTF8.GetBytes(containerId.Trim() + LineBreak + ifname);
-        string temp = PendingTemp(content);
         string final = PathOf(name);
-        if (Interop.link(temp, final) != 0)
+        int errno = LinkReservation(content, final);
+        if (errno != 0)
         {
-            int errno = Interop.LastErrno;
             if (errno != Interop.EEXIST) throw Interop.ErrnoException("link", final, errno);
             _held?.Taken?.Add(name);
             return false;
@@ -76,8 +75,9 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
             IndexAdd(name, containerId.Trim(), ifname);
             _held.Index.Changed = true;
         }
-        // Like the reference, the last-reserved record is written after the reservation; it is only a hint.
-        WriteReplacing(PathOf(LastReservedPrefix + rangeSetIndex), Encoding.ASCII.GetBytes(name));
+        // Like the reference, the last-reserved record is written after the reservation, in place: it is only a
+        // hint, and a torn one reads as another address or none (LastReserved), never as an error.
+        WriteInPlace(PathOf(LastReservedPrefix + rangeSetIndex), Encoding.ASCII.GetBytes(name));
         return true;
     }
 
@@ -187,6 +187,41 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
         return list;
     }
 
+    /// <summary>mkdir -p, with the common case (only the last level missing, or none) in one system call.</summary>
+    private static void MakeDirectory(string path)
+    {
+        if (Interop.mkdir(path, 0b111_111_111) == 0 || Interop.LastErrno == Interop.EEXIST) return;
+        System.IO.Directory.CreateDirectory(path); // parents missing, or the error to report
+    }
+
+    /// <summary>Reads a whole file with open/read/close; null and the errno when it cannot be opened or read.</summary>
+    private static unsafe byte[]? ReadWholeFile(string path, out int errno)
+    {
+        errno = 0;
+        using var fd = Interop.open(path, Interop.O_RDONLY | Interop.O_NOFOLLOW);
+        if (fd.IsInvalid)
+        {
+            errno = Interop.LastErrno;
+            return null;
+        }
+        var buffer = new byte[4096];
+        int total = 0;
+        while (true)
+        {
+            if (total == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
+            nint n;
+            fixed (byte* p = &buffer[total]) n = Interop.read(fd, p, buffer.Length - total);
+            if (n < 0)
+            {
+                errno = Interop.LastErrno;
+                if (errno == Interop.EINTR) continue;
+                return null;
+            }
+            if (n == 0) return buffer.AsSpan(0, total).ToArray();
+            total += (int)n;
+        }
+    }
+
     /// <summary>Reads a file of at most 4 KiB with open/read/close; null when it cannot be opened or read.</summary>
     private static unsafe byte[]? ReadSmallFile(string path)
     {
@@ -254,36 +289,63 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
         }
     }
 
-    /// <summary>Replaces a file atomically (temporary file, then rename over it).</summary>
-    private void WriteReplacing(string path, ReadOnlySpan<byte> content)
+    /// <summary>Overwrites a file in place (truncate, write): for hints whose torn state is harmless.</summary>
+    private static void WriteInPlace(string path, ReadOnlySpan<byte> content)
     {
-        string temp = WriteTemp(content);
-        if (Interop.rename(temp, path) != 0)
-        {
-            int errno = Interop.LastErrno;
-            Interop.unlink(temp);
-            throw Interop.ErrnoException("rename", path, errno);
-        }
+        using var fd = Interop.open(path, Interop.O_WRONLY | Interop.O_CREAT | Interop.O_TRUNC | Interop.O_NOFOLLOW, 0b110_100_100);
+        if (fd.IsInvalid) Interop.ThrowForLastError("open", path);
+        WriteAll(fd, content, path);
     }
 
-    // One temporary file holding the owner line is linked to candidate after candidate, so a taken address
-    // costs a single failed link(), like the reference's single failed open(O_EXCL).
+    // The owner line is written once, to an unnamed file (O_TMPFILE), and linked to candidate after candidate: a
+    // complete reservation appears with a single directory operation, a taken address costs one failed link()
+    // (like the reference's one failed open(O_EXCL)), and a crash leaves nothing behind. A file system without
+    // O_TMPFILE gets a named temporary file instead, unlinked afterwards.
+    private SafeFileHandle? _pendingFd;
     private string? _pendingTemp;
     private byte[]? _pendingContent;
+    private static bool s_noTmpFile;
 
-    private string PendingTemp(byte[] content)
+    /// <summary>Links a file holding <paramref name="content"/> at <paramref name="final"/>: 0, or the errno (EEXIST: taken).</summary>
+    private int LinkReservation(byte[] content, string final)
     {
-        if (_pendingTemp is not null && _pendingContent!.AsSpan().SequenceEqual(content)) return _pendingTemp;
-        DiscardPendingTemp();
-        _pendingTemp = WriteTemp(content);
-        _pendingContent = content;
-        return _pendingTemp;
+        if (_pendingContent is null || !_pendingContent.AsSpan().SequenceEqual(content))
+        {
+            DiscardPendingTemp();
+            if (!s_noTmpFile)
+            {
+                var fd = Interop.open(_dir, Interop.O_TMPFILE | Interop.O_WRONLY, 0b110_100_100);
+                if (fd.IsInvalid)
+                {
+                    fd.Dispose();
+                    s_noTmpFile = true; // EOPNOTSUPP, EISDIR or EINVAL: not on this file system
+                }
+                else
+                {
+                    WriteAll(fd, content, _dir);
+                    _pendingFd = fd;
+                }
+            }
+            if (_pendingFd is null) _pendingTemp = WriteTemp(content);
+            _pendingContent = content;
+        }
+        if (_pendingFd is not null)
+        {
+            int fd = (int)_pendingFd.DangerousGetHandle();
+            if (Interop.linkat(fd, "", Interop.AT_FDCWD, final, Interop.AT_EMPTY_PATH) == 0) return 0;
+            int errno = Interop.LastErrno;
+            // Linking by descriptor needs CAP_DAC_READ_SEARCH (ENOENT without it); through /proc it does not.
+            if (errno != Interop.ENOENT) return errno;
+            return Interop.linkat(Interop.AT_FDCWD, $"/proc/self/fd/{fd}", Interop.AT_FDCWD, final, Interop.AT_SYMLINK_FOLLOW) == 0 ? 0 : Interop.LastErrno;
+        }
+        return Interop.link(_pendingTemp!, final) == 0 ? 0 : Interop.LastErrno;
     }
 
     private void DiscardPendingTemp()
     {
-        if (_pendingTemp is null) return;
-        Interop.unlink(_pendingTemp);
+        _pendingFd?.Dispose();
+        _pendingFd = null;
+        if (_pendingTemp is not null) Interop.unlink(_pendingTemp);
         _pendingTemp = null;
         _pendingContent = null;
     }
@@ -295,7 +357,7 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
         EnsureDirectory();
         try
         {
-            System.IO.Directory.CreateDirectory(OwnersDir);
+            MakeDirectory(OwnersDir);
             string temp = Path.Combine(OwnersDir, $"{IndexTempPrefix}{Environment.ProcessId}.{Interlocked.Increment(ref s_tempCounter)}");
             File.WriteAllBytes(temp, "status"u8.ToArray());
             File.Delete(temp);
