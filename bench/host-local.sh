@@ -22,24 +22,22 @@ if [ -z "$OURS" ]; then
   OURS=$WORK/bin/host-local
 fi
 [ -x "$REF" ] || { echo "reference plugin $REF not found" >&2; exit 1; }
+SPAWN=$WORK/spawn
+(cd bench/spawn && go build -o "$SPAWN" .) || { echo "cannot build bench/spawn (needs golang-go)" >&2; exit 1; }
 
 conf() { # conf DATADIR
   printf '{"cniVersion":"1.0.0","name":"bench","type":"bridge","ipam":{"type":"host-local","dataDir":"%s","ranges":[[{"subnet":"10.20.0.0/16"}]]}}' "$1"
 }
 
-now_ns() { date +%s%N; }
-
-# run_calls PLUGIN DATADIR COMMAND FIRST_ID COUNT -> prints "wall_ms cpu_ms" per call (cpu = user+sys of the
-# plugin processes, which is steadier than wall time on a loaded machine)
+# run_calls PLUGIN DATADIR COMMAND FIRST_ID COUNT -> prints "wall_ms/cpu_ms", means per call (cpu = user+sys
+# of the plugin process, steadier than wall time on a loaded machine). bench/spawn starts the calls (fork/exec,
+# config on stdin, like a runtime) so that no shell's own fork is counted in either plugin's figure.
 run_calls() {
-  local plugin=$1 data=$2 cmd=$3 first=$4 count=$5 c out
-  c=$(conf "$data")
-  out=$(/usr/bin/time -f "%e %U %S" bash -c '
-    for ((i = $3; i < $3 + $4; i++)); do
-      CNI_COMMAND=$2 CNI_CONTAINERID=bench$i CNI_NETNS=/var/run/netns/bench CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
-        "$1" <<<"$5" >/dev/null || { echo "$1 $2 bench$i failed" >&2; exit 1; }
-    done' _ "$plugin" "$cmd" "$first" "$count" "$c" 2>&1 >/dev/null | tail -1)
-  awk -v n="$count" -v o="$out" 'BEGIN { split(o, t, " "); printf "%.2f/%.2f", t[1] * 1000 / n, (t[2] + t[3]) * 1000 / n }'
+  local plugin=$1 data=$2 cmd=$3 first=$4 count=$5 out
+  conf "$data" >"$WORK/conf.json"
+  out=$("$SPAWN" -plugin "$plugin" -command "$cmd" -config "$WORK/conf.json" -first "$first" -n "$count") ||
+    { echo "$plugin $cmd failed" >&2; exit 1; }
+  awk -v o="$out" 'BEGIN { split(o, t, " "); printf "%.2f/%.2f", t[1], t[2] }'
 }
 
 # populate DIR COUNT: reservations in the reference format, spread over the /16, last_reserved_ip.0 in the middle
@@ -62,11 +60,15 @@ PY
 echo "reference: $REF"
 echo "ours:      $OURS ($(stat -c %s "$OURS") bytes)"
 echo "calls per measurement: sequential=$N_SEQ, store-size=$N_BIG; machine: $(nproc) cores, $(uname -r)"
-printf '\n%-48s %14s %14s\n' "mean ms per call: wall/cpu" "reference" "ours"
+printf '\n%-48s %14s %14s %12s\n' "mean ms per call: wall/cpu" "reference" "ours" "ref/ours"
+# row LABEL REF OURS: the two "wall/cpu" figures and the ratios reference/ours of each
+row() {
+  printf '%-48s %14s %14s %12s\n' "$1" "$2" "$3" "$(awk -v r="$2" -v o="$3" 'BEGIN { split(r, a, "/"); split(o, b, "/"); printf "%.2f/%.2f", a[1] / b[1], a[2] / b[2] }')"
+}
 
 for p in REF OURS; do mkdir -p "$WORK/seq-$p"; done
 r=$(run_calls "$REF" "$WORK/seq-REF" ADD 0 "$N_SEQ"); o=$(run_calls "$OURS" "$WORK/seq-OURS" ADD 0 "$N_SEQ")
-printf '%-48s %14s %14s\n' "ADD, sequential, empty store ($N_SEQ calls)" "$r" "$o"
+row "ADD, sequential, empty store ($N_SEQ calls)" "$r" "$o"
 
 populate "$WORK/template-10" 10
 populate "$WORK/template-big" "$BIG"
@@ -74,9 +76,9 @@ for size in 10 big; do
   for p in REF OURS; do rm -rf "$WORK/s-$p"; cp -a "$WORK/template-$size" "$WORK/s-$p"; done
   label=$([ $size = big ] && echo $BIG || echo 10)
   r=$(run_calls "$REF" "$WORK/s-REF" ADD 100000 "$N_BIG"); o=$(run_calls "$OURS" "$WORK/s-OURS" ADD 100000 "$N_BIG")
-  printf '%-48s %14s %14s\n' "ADD with $label reservations in a /16" "$r" "$o"
+  row "ADD with $label reservations in a /16" "$r" "$o"
   if [ $size = big ]; then
     r=$(run_calls "$REF" "$WORK/s-REF" DEL 100000 "$N_BIG"); o=$(run_calls "$OURS" "$WORK/s-OURS" DEL 100000 "$N_BIG")
-    printf '%-48s %14s %14s\n' "DEL with $label reservations in a /16" "$r" "$o"
+    row "DEL with $label reservations in a /16" "$r" "$o"
   fi
 done

@@ -1,0 +1,3 @@
+module sharpcni/bench/spawn
+
+go 1.19
