@@ -48,6 +48,43 @@ public class DiskStoreTests : IDisposable
     }
 
     [Fact]
+    public void Without_O_TMPFILE_a_named_temporary_file_is_linked_and_removed()
+    {
+        bool before = DiskReservationStore.TmpFileUnsupported;
+        DiskReservationStore.TmpFileUnsupported = true;
+        try
+        {
+            using var s = _t.Store();
+            using (s.Lock())
+            {
+                Assert.True(s.TryReserve(IPAddress.Parse("10.2.0.5"), "a", "eth0", 0));
+                Assert.False(s.TryReserve(IPAddress.Parse("10.2.0.5"), "b", "eth0", 0));
+                Assert.True(s.TryReserve(IPAddress.Parse("10.2.0.6"), "b", "eth0", 0));
+            }
+            Assert.Equal("a\r\neth0"u8.ToArray(), _t.Bytes("10.2.0.5"));
+            Assert.Equal("b\r\neth0"u8.ToArray(), _t.Bytes("10.2.0.6"));
+            Assert.DoesNotContain(_t.Names(), n => n.StartsWith(DiskReservationStore.TempPrefix));
+        }
+        finally
+        {
+            DiskReservationStore.TmpFileUnsupported = before;
+        }
+    }
+
+    [Fact]
+    public void A_torn_last_reserved_hint_reads_as_none_and_allocation_goes_on()
+    {
+        Directory.CreateDirectory(_t.NetDir);
+        File.WriteAllText(Path.Combine(_t.NetDir, "last_reserved_ip.0"), "10.2.");
+        using (var s = _t.Store())
+        using (s.Lock())
+            Assert.Null(s.LastReserved(0));
+        var ipam = _t.Ipam(V4);
+        Assert.Equal("10.2.0.2/24", ipam.Add(new IpamRequest("c1", "eth0")).Addresses[0].Address.ToString());
+        Assert.Equal("10.2.0.2"u8.ToArray(), _t.Bytes("last_reserved_ip.0"));
+    }
+
+    [Fact]
     public void Taken_address_is_not_reserved_twice()
     {
         using var s = _t.Store();

@@ -304,7 +304,8 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
     private SafeFileHandle? _pendingFd;
     private string? _pendingTemp;
     private byte[]? _pendingContent;
-    private static bool s_noTmpFile;
+    /// <summary>Set once O_TMPFILE failed here (tests set it to take the named-file path).</summary>
+    internal static bool TmpFileUnsupported;
 
     /// <summary>Links a file holding <paramref name="content"/> at <paramref name="final"/>: 0, or the errno (EEXIST: taken).</summary>
     private int LinkReservation(byte[] content, string final)
@@ -312,13 +313,13 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
         if (_pendingContent is null || !_pendingContent.AsSpan().SequenceEqual(content))
         {
             DiscardPendingTemp();
-            if (!s_noTmpFile)
+            if (!TmpFileUnsupported)
             {
                 var fd = Interop.open(_dir, Interop.O_TMPFILE | Interop.O_WRONLY, 0b110_100_100);
                 if (fd.IsInvalid)
                 {
                     fd.Dispose();
-                    s_noTmpFile = true; // EOPNOTSUPP, EISDIR or EINVAL: not on this file system
+                    TmpFileUnsupported = true; // EOPNOTSUPP, EISDIR or EINVAL: not on this file system
                 }
                 else
                 {
