@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json.Serialization;
+using System.Text.Json;
 
 namespace Cni.Spec;
 
@@ -13,16 +13,36 @@ namespace Cni.Spec;
 /// </summary>
 public readonly record struct Attachment
 {
-    [JsonConstructor]
     public Attachment(string containerId, string ifName)
     {
         ContainerId = containerId ?? "";
         IfName = ifName ?? "";
     }
 
-    [JsonPropertyName("containerID")] public string ContainerId { get; }
+    /// <summary>JSON <c>containerID</c>.</summary>
+    public string ContainerId { get; }
 
-    [JsonPropertyName("ifname")] public string IfName { get; }
+    /// <summary>JSON <c>ifname</c>.</summary>
+    public string IfName { get; }
+
+    /// <summary>
+    /// A JSON list of <c>{"containerID", "ifname"}</c> objects (null for JSON null); a missing or null name reads as
+    /// empty, other fields are ignored, anything else is a JsonException.
+    /// </summary>
+    internal static List<Attachment>? ReadList(JsonElement e, string path) =>
+        JsonRead.List(e, path, static (item, itemPath) =>
+        {
+            string? containerId = null, ifName = null;
+            foreach (var p in JsonRead.RequiredObject(item, itemPath).EnumerateObject())
+            {
+                switch (JsonRead.Name(p, itemPath))
+                {
+                    case "containerID": containerId = JsonRead.String(p.Value, itemPath + ".containerID"); break;
+                    case "ifname": ifName = JsonRead.String(p.Value, itemPath + ".ifname"); break;
+                }
+            }
+            return new Attachment(containerId!, ifName!);
+        });
 
     /// <summary>An attachment whose names are validated (before they touch a path or the kernel).</summary>
     public static Attachment Create(string containerId, string ifName)
@@ -33,7 +53,6 @@ public readonly record struct Attachment
     }
 
     /// <summary>"&lt;containerID&gt; &lt;ifname&gt;": a host veth's alias, the comment of firewall elements.</summary>
-    [JsonIgnore]
     public string Tag => ContainerId + " " + IfName;
 
     /// <summary>Parses a tag, or the first two words of a comment that starts with one.</summary>
@@ -51,15 +70,12 @@ public readonly record struct Attachment
 
     /// <summary>64-bit FNV-1a of "containerID NUL ifname": short deterministic names and keys derive from it.
     /// A plain hash on purpose: SHA-256 would load OpenSSL, milliseconds of start-up for no benefit here.</summary>
-    [JsonIgnore]
     public ulong Hash => Fnv1a64(Encoding.UTF8.GetBytes(ContainerId + "\0" + IfName));
 
     /// <summary><see cref="Hash"/> as 16 hex digits.</summary>
-    [JsonIgnore]
     public string HashHex => Hash.ToString("x16", CultureInfo.InvariantCulture);
 
     /// <summary>The host end of the attachment's veth: "veth" and 11 hex digits (44 bits) of <see cref="Hash"/>, 15 bytes, the kernel's limit.</summary>
-    [JsonIgnore]
     public string HostInterfaceName => HostInterfaceNameWithPrefix("veth");
 
     /// <summary>A deterministic name with another prefix (up to 4 characters), for other plugins' host ends.</summary>

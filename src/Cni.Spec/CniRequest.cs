@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace Cni.Spec;
 
@@ -48,12 +47,15 @@ public sealed class CniRequest
         {
             var extra = Config.Extra;
             if (extra is null) return [];
-            if (!extra.TryGetValue("cni.dev/valid-attachments", out var value) && !extra.TryGetValue("cni.dev/attachments", out value))
-                return [];
-            if (value.ValueKind == JsonValueKind.Null) return [];
+            string key = "cni.dev/valid-attachments";
+            if (!extra.TryGetValue(key, out var value))
+            {
+                key = "cni.dev/attachments";
+                if (!extra.TryGetValue(key, out value)) return [];
+            }
             try
             {
-                return value.Deserialize(SpecJsonContext.Default.ListAttachment) ?? [];
+                return Attachment.ReadList(value, $"$['{key}']") ?? [];
             }
             catch (JsonException e)
             {
@@ -62,11 +64,11 @@ public sealed class CniRequest
         }
     }
 
-    /// <summary>A runtimeConfig entry (a capability's value), or null.</summary>
+    /// <summary>A runtimeConfig entry (a capability's value), or null when it is absent or JSON null.</summary>
     public JsonElement? RuntimeConfigValue(string key)
     {
-        if (Config.RuntimeConfig is null || !Config.RuntimeConfig.TryGetPropertyValue(key, out var node) || node is null)
+        if (Config.RuntimeConfig is not { } runtimeConfig || !runtimeConfig.TryGetProperty(key, out var value) || JsonRead.IsNull(value))
             return null;
-        return JsonSerializer.SerializeToElement(node, SpecJsonContext.Default.JsonNode);
+        return value;
     }
 }

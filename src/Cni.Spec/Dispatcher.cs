@@ -166,13 +166,24 @@ public static class Dispatcher
         json.WriteEndObject();
     }
 
+    /// <summary>
+    /// All of stdin. Read into a 4 KiB buffer that doubles when full (a config is a few hundred bytes to a few
+    /// KiB): Stream.CopyTo would rent a 128 KiB buffer, pages a short-lived process would have to fault in.
+    /// </summary>
     private static byte[] ReadAll(Stream stream)
     {
         try
         {
-            using var ms = new MemoryStream();
-            stream.CopyTo(ms);
-            return ms.ToArray();
+            byte[] buffer = new byte[4096];
+            int length = 0;
+            while (true)
+            {
+                if (length == buffer.Length) Array.Resize(ref buffer, checked(buffer.Length * 2));
+                int n = stream.Read(buffer, length, buffer.Length - length);
+                if (n == 0) break;
+                length += n;
+            }
+            return buffer.AsSpan(0, length).ToArray();
         }
         catch (IOException e)
         {

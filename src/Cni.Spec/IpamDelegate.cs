@@ -85,14 +85,36 @@ public static class IpamDelegate
     /// <summary>Passes the delegated plugin's own error through unchanged.</summary>
     private static CniException ErrorFrom(byte[] output, string exe, int exitCode)
     {
-        try
-        {
-            var error = JsonSerializer.Deserialize(output, SpecJsonContext.Default.ErrorResult);
-            if (error is not null && (error.Code != 0 || error.Msg.Length > 0))
-                return new CniException(error.Code, error.Msg, error.Details);
-        }
-        catch (JsonException) { }
+        if (ReadError(output) is { } error && (error.Code != 0 || error.Msg.Length > 0))
+            return new CniException(error.Code, error.Msg, error.Details);
         string text = System.Text.Encoding.UTF8.GetString(output).Trim();
         return new CniException(ErrorCode.Internal, $"IPAM plugin {Path.GetFileName(exe)} failed with exit code {exitCode}", text);
+    }
+
+    /// <summary>A CNI error object (<c>code</c>, <c>msg</c>, <c>details</c>; other fields ignored), or null when the output is not one.</summary>
+    internal static ErrorResult? ReadError(byte[] output)
+    {
+        try
+        {
+            var root = JsonRead.Parse(output).RootElement;
+            if (root.ValueKind != JsonValueKind.Object) return null;
+            var error = new ErrorResult();
+            foreach (var p in root.EnumerateObject())
+            {
+                var v = p.Value;
+                switch (JsonRead.Name(p, "$"))
+                {
+                    case "cniVersion": error.CniVersion = JsonRead.String(v, "$.cniVersion"); break;
+                    case "code": error.Code = JsonRead.Int32(v, "$.code"); break;
+                    case "msg": error.Msg = JsonRead.String(v, "$.msg") ?? ""; break;
+                    case "details": error.Details = JsonRead.String(v, "$.details"); break;
+                }
+            }
+            return error;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 }

@@ -48,7 +48,7 @@ public static class JsonRead
     /// <summary>A string, or null for JSON null.</summary>
     public static string? String(JsonElement e, string path) => e.ValueKind switch
     {
-        JsonValueKind.String => e.GetString(),
+        JsonValueKind.String => Text(e, path),
         JsonValueKind.Null => null,
         _ => throw Mismatch(path, "a string", e),
     };
@@ -95,12 +95,49 @@ public static class JsonRead
     public static List<string>? StringList(JsonElement e, string path) =>
         List(e, path, static (x, p) => String(x, p) ?? throw new JsonException($"The JSON value at '{p}' must be a string, not null."));
 
+    /// <summary>An object; null is an error (a list item or a field that must be there).</summary>
+    public static JsonElement RequiredObject(JsonElement e, string path) =>
+        e.ValueKind == JsonValueKind.Object ? e : throw Mismatch(path, "an object", e);
+
+    /// <summary>
+    /// A property's name. A name that is not valid UTF-8 is a JsonException (as it was for the serializer), where
+    /// <see cref="JsonProperty.Name"/> throws InvalidOperationException; <paramref name="objectPath"/> is the path of the object.
+    /// </summary>
+    public static string Name(JsonProperty p, string objectPath)
+    {
+        try
+        {
+            return p.Name;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new JsonException($"A property name in the JSON object at '{objectPath}' is not valid UTF-8.");
+        }
+    }
+
+    // A string's text; invalid UTF-8 is a JsonException, as it was for the serializer.
+    private static string Text(JsonElement e, string path)
+    {
+        try
+        {
+            return e.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new JsonException($"The JSON value at '{path}' is not valid UTF-8.");
+        }
+    }
+
     /// <summary>An object of booleans (the <c>capabilities</c> map), or null for JSON null.</summary>
     public static Dictionary<string, bool>? BoolMap(JsonElement e, string path)
     {
         if (Object(e, path) is not { } obj) return null;
         var map = new Dictionary<string, bool>(StringComparer.Ordinal);
-        foreach (var p in obj.EnumerateObject()) map[p.Name] = Bool(p.Value, $"{path}.{p.Name}");
+        foreach (var p in obj.EnumerateObject())
+        {
+            string name = Name(p, path);
+            map[name] = Bool(p.Value, $"{path}.{name}");
+        }
         return map;
     }
 

@@ -257,6 +257,45 @@ public class DispatcherTests
         Assert.Empty(plugin.Last!.ValidAttachments);
     }
 
+    /// <summary>A stream that hands out at most a few bytes per read, as a pipe may.</summary>
+    private sealed class TrickleStream(byte[] data) : Stream
+    {
+        private int _position;
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int n = Math.Min(Math.Min(count, 1 + _position % 7), data.Length - _position);
+            data.AsSpan(_position, n).CopyTo(buffer.AsSpan(offset));
+            _position += n;
+            return n;
+        }
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(4096 - 60)]
+    [InlineData(100_000)]
+    public void Stdin_is_read_whole_however_large_and_however_it_arrives(int padding)
+    {
+        byte[] config = Encoding.UTF8.GetBytes($$"""{"cniVersion":"1.1.0","name":"net1","type":"fake","padding":"{{new string('x', padding)}}"}""");
+        foreach (Stream stdin in new Stream[] { new MemoryStream(config), new TrickleStream(config) })
+        {
+            var plugin = new FakePlugin();
+            int exit = Dispatcher.Run(plugin, Env("DEL"), stdin, new MemoryStream(), new StringWriter());
+            Assert.Equal(0, exit);
+            Assert.Equal(config, plugin.Last!.StdinData);
+            Assert.Equal(padding, plugin.Last.Config.Extra!["padding"].GetString()!.Length);
+        }
+    }
+
     [Fact]
     public void PrevResult_in_an_old_version_is_converted_to_the_newest_form()
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using Cni.Spec;
 
 namespace Cni.Spec.Tests;
@@ -28,8 +29,8 @@ public class ParsingTests
         Assert.Equal("host-local", c.IpamType);
         Assert.True(c.Ipam!.Extra!.ContainsKey("subnet"));
         Assert.Equal("10.1.0.1", c.Dns!.Nameservers![0]);
-        Assert.NotNull(c.Args!["cni"]);
-        Assert.NotNull(c.RuntimeConfig!["portMappings"]);
+        Assert.Equal(JsonValueKind.Object, c.Args!.Value.GetProperty("cni").ValueKind);
+        Assert.Equal(JsonValueKind.Array, c.RuntimeConfig!.Value.GetProperty("portMappings").ValueKind);
         Assert.True(c.Capabilities!["portMappings"]);
         Assert.True(c.PrevResult.HasValue);
         Assert.True(c.Extra!.ContainsKey("bridge"));

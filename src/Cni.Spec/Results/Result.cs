@@ -1,5 +1,3 @@
-using System.Text.Json.Serialization;
-
 namespace Cni.Spec;
 
 /// <summary>
@@ -9,11 +7,11 @@ namespace Cni.Spec;
 /// </summary>
 public sealed class Result
 {
-    [JsonPropertyName("cniVersion")] public string? CniVersion { get; set; }
-    [JsonPropertyName("interfaces")] public List<Interface>? Interfaces { get; set; }
-    [JsonPropertyName("ips")] public List<IPConfig>? IPs { get; set; }
-    [JsonPropertyName("routes")] public List<Route>? Routes { get; set; }
-    [JsonPropertyName("dns")] public Dns? Dns { get; set; }
+    public string? CniVersion { get; set; }
+    public List<Interface>? Interfaces { get; set; }
+    public List<IPConfig>? IPs { get; set; }
+    public List<Route>? Routes { get; set; }
+    public Dns? Dns { get; set; }
 
     /// <summary>Adds an interface and returns its index, for <see cref="IPConfig.Interface"/>.</summary>
     public int AddInterface(Interface iface)
@@ -26,47 +24,46 @@ public sealed class Result
 
 public sealed class Interface
 {
-    [JsonPropertyName("name")] public string Name { get; set; } = "";
-    [JsonPropertyName("mac")] public string? Mac { get; set; }
-    [JsonPropertyName("mtu")] public int? Mtu { get; set; }
-    [JsonPropertyName("sandbox")] public string? Sandbox { get; set; }
-    [JsonPropertyName("socketPath")] public string? SocketPath { get; set; }
-    [JsonPropertyName("pciID")] public string? PciID { get; set; }
+    public string Name { get; set; } = "";
+    public string? Mac { get; set; }
+    public int? Mtu { get; set; }
+    public string? Sandbox { get; set; }
+    public string? SocketPath { get; set; }
+    public string? PciID { get; set; }
 }
 
 public sealed class IPConfig
 {
     /// <summary>Index into <see cref="Result.Interfaces"/>.</summary>
-    [JsonPropertyName("interface")] public int? Interface { get; set; }
+    public int? Interface { get; set; }
     /// <summary>Address with prefix length, "10.1.0.5/16".</summary>
-    [JsonPropertyName("address")] public string Address { get; set; } = "";
-    [JsonPropertyName("gateway")] public string? Gateway { get; set; }
+    public string Address { get; set; } = "";
+    public string? Gateway { get; set; }
 
-    [JsonIgnore] public IPPrefix Prefix => IPPrefix.Parse(Address);
-    [JsonIgnore] public bool IsV4 => Address.IndexOf(':') < 0;
+    public IPPrefix Prefix => IPPrefix.Parse(Address);
+    public bool IsV4 => Address.IndexOf(':') < 0;
 }
 
 public sealed class Route
 {
-    [JsonPropertyName("dst")] public string Dst { get; set; } = "";
-    [JsonPropertyName("gw")] public string? Gw { get; set; }
-    [JsonPropertyName("mtu")] public int? Mtu { get; set; }
-    [JsonPropertyName("advmss")] public int? AdvMss { get; set; }
-    [JsonPropertyName("priority")] public int? Priority { get; set; }
-    [JsonPropertyName("table")] public int? Table { get; set; }
-    [JsonPropertyName("scope")] public int? Scope { get; set; }
+    public string Dst { get; set; } = "";
+    public string? Gw { get; set; }
+    public int? Mtu { get; set; }
+    public int? AdvMss { get; set; }
+    public int? Priority { get; set; }
+    public int? Table { get; set; }
+    public int? Scope { get; set; }
 
-    [JsonIgnore] public bool IsV4 => Dst.IndexOf(':') < 0;
+    public bool IsV4 => Dst.IndexOf(':') < 0;
 }
 
 public sealed class Dns
 {
-    [JsonPropertyName("nameservers")] public List<string>? Nameservers { get; set; }
-    [JsonPropertyName("domain")] public string? Domain { get; set; }
-    [JsonPropertyName("search")] public List<string>? Search { get; set; }
-    [JsonPropertyName("options")] public List<string>? Options { get; set; }
+    public List<string>? Nameservers { get; set; }
+    public string? Domain { get; set; }
+    public List<string>? Search { get; set; }
+    public List<string>? Options { get; set; }
 
-    [JsonIgnore]
     public bool IsEmpty => (Nameservers is null || Nameservers.Count == 0) && string.IsNullOrEmpty(Domain)
         && (Search is null || Search.Count == 0) && (Options is null || Options.Count == 0);
 }

@@ -4,61 +4,76 @@ namespace Cni.Spec;
 
 /// <summary>
 /// Reads and writes results in any spec version. Conversion goes through the newest form, pair by pair
-/// as the reference libcni converts: 0.1.0/0.2.0 ⇄ 0.3.x/0.4.0 ⇄ 1.x.
+/// as the reference libcni converts: 0.1.0/0.2.0 ⇄ 0.3.x/0.4.0 ⇄ 1.x. JSON is read from a JsonDocument and
+/// written with a Utf8JsonWriter by hand (ResultCodec.Read.cs, ResultCodec.Write.cs): no serializer metadata
+/// to build in a short-lived plugin.
 /// </summary>
-public static class ResultCodec
+public static partial class ResultCodec
 {
     /// <summary>Decodes a result written in <paramref name="version"/> (or, if null, the version it names).</summary>
     public static Result Parse(ReadOnlySpan<byte> json, string? version = null)
     {
+        if (version is not null) RequireSupported(version);
         try
         {
-            version ??= PeekVersion(json) ?? CniVersion.V010;
-            if (!CniVersion.IsSupported(version))
-                throw new CniException(ErrorCode.IncompatibleVersion, $"unsupported result version \"{version}\"");
-            Result result = CniVersion.FamilyOf(version) switch
-            {
-                ResultFamily.V02x => From02x(JsonSerializer.Deserialize(json, SpecJsonContext.Default.Result02x)!),
-                ResultFamily.V04x => From04x(JsonSerializer.Deserialize(json, SpecJsonContext.Default.Result04x)!),
-                _ => JsonSerializer.Deserialize(json, SpecJsonContext.Default.Result)!,
-            };
-            result.CniVersion = CniVersion.Current;
-            return result;
+            var root = JsonRead.Parse(json.ToArray()).RootElement;
+            return Read(root, version ?? VersionOf(root) ?? CniVersion.V010);
         }
         catch (JsonException e)
         {
-            throw new CniException(ErrorCode.DecodingFailure, $"failed to decode result: {e.Message}");
+            throw DecodingFailure(e);
         }
     }
 
-    public static Result Parse(JsonElement element, string version) =>
-        Parse(System.Text.Encoding.UTF8.GetBytes(element.GetRawText()), version);
-
-    private static string? PeekVersion(ReadOnlySpan<byte> json)
+    /// <summary>Decodes a result already parsed (a config's prevResult), written in <paramref name="version"/>.</summary>
+    public static Result Parse(JsonElement element, string version)
     {
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        RequireSupported(version);
+        try
         {
-            bool isVersion = reader.ValueTextEquals("cniVersion"u8);
-            reader.Read();
-            if (isVersion && reader.TokenType == JsonTokenType.String) return reader.GetString();
-            reader.Skip();
+            return Read(element, version);
         }
-        return null;
+        catch (JsonException e)
+        {
+            throw DecodingFailure(e);
+        }
     }
+
+    private static Result Read(JsonElement root, string version)
+    {
+        RequireSupported(version);
+        if (root.ValueKind == JsonValueKind.Null)
+            throw new CniException(ErrorCode.DecodingFailure, "failed to decode result: empty document");
+        var obj = JsonRead.RequiredObject(root, "$");
+        Result result = CniVersion.FamilyOf(version) switch
+        {
+            ResultFamily.V02x => From02x(Read02x(obj, "$")),
+            ResultFamily.V04x => From04x(Read04x(obj, "$")),
+            _ => Read1x(obj, "$"),
+        };
+        result.CniVersion = CniVersion.Current;
+        return result;
+    }
+
+    private static void RequireSupported(string version)
+    {
+        if (!CniVersion.IsSupported(version))
+            throw new CniException(ErrorCode.IncompatibleVersion, $"unsupported result version \"{version}\"");
+    }
+
+    private static CniException DecodingFailure(JsonException e) =>
+        new(ErrorCode.DecodingFailure, $"failed to decode result: {e.Message}");
 
     /// <summary>Encodes <paramref name="result"/> in <paramref name="version"/>; code 1 when it cannot be expressed there.</summary>
     public static byte[] Serialize(Result result, string version)
     {
-        if (!CniVersion.IsSupported(version))
-            throw new CniException(ErrorCode.IncompatibleVersion, $"unsupported result version \"{version}\"");
+        RequireSupported(version);
         switch (CniVersion.FamilyOf(version))
         {
             case ResultFamily.V02x:
-                return JsonSerializer.SerializeToUtf8Bytes(To02x(result, version), SpecJsonWriteContext.Default.Result02x);
+                return Write(To02x(result, version), Write02x);
             case ResultFamily.V04x:
-                return JsonSerializer.SerializeToUtf8Bytes(To04x(result, version), SpecJsonWriteContext.Default.Result04x);
+                return Write(To04x(result, version), Write04x);
             default:
                 var copy = new Result
                 {
@@ -68,7 +83,7 @@ public static class ResultCodec
                     Routes = NullIfEmpty(result.Routes),
                     Dns = result.Dns is { IsEmpty: false } ? result.Dns : null,
                 };
-                return JsonSerializer.SerializeToUtf8Bytes(copy, SpecJsonWriteContext.Default.Result);
+                return Write(copy, Write1x);
         }
     }
 
