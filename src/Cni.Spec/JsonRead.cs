@@ -34,6 +34,25 @@ public static class JsonRead
         return root;
     }
 
+    /// <summary>
+    /// Reads a whole document with <paramref name="read"/>, given its root element of whatever kind, then returns
+    /// the document's pooled buffers: for readers that copy out everything they keep. Malformed JSON, and a string
+    /// or property name that is not valid UTF-8 when the reader asks for it, throw <see cref="JsonException"/>
+    /// (the serializer reported both so).
+    /// </summary>
+    public static T ReadDocument<T>(ReadOnlySpan<byte> json, bool lenient, Func<JsonElement, T> read)
+    {
+        using var document = JsonDocument.Parse(json.ToArray(), lenient ? Lenient : Strict);
+        try
+        {
+            return read(document.RootElement);
+        }
+        catch (InvalidOperationException e) when (e.InnerException is System.Text.DecoderFallbackException)
+        {
+            throw new JsonException("The JSON text contains a string that is not valid UTF-8.", e);
+        }
+    }
+
     /// <summary>Is the value JSON null (a field that is present but null reads as absent)?</summary>
     public static bool IsNull(JsonElement e) => e.ValueKind == JsonValueKind.Null;
 
@@ -71,6 +90,8 @@ public static class JsonRead
 
     public static long Int64(JsonElement e, string path) =>
         e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) ? v : throw Mismatch(path, "a 64-bit integer", e);
+
+    public static long? NullableInt64(JsonElement e, string path) => e.ValueKind == JsonValueKind.Null ? null : Int64(e, path);
 
     public static double Double(JsonElement e, string path) =>
         e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) ? v : throw Mismatch(path, "a number", e);
