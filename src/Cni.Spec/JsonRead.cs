@@ -37,8 +37,8 @@ public static class JsonRead
     /// <summary>
     /// Reads a whole document with <paramref name="read"/>, given its root element of whatever kind, then returns
     /// the document's pooled buffers: for readers that copy out everything they keep. Malformed JSON, and a string
-    /// or property name that is not valid UTF-8 when the reader asks for it, throw <see cref="JsonException"/>
-    /// (the serializer reported both so).
+    /// the reader asks for that is not valid UTF-8 or escapes a lone surrogate, throw <see cref="JsonException"/>,
+    /// as they did from the serializer.
     /// </summary>
     public static T ReadDocument<T>(ReadOnlySpan<byte> json, bool lenient, Func<JsonElement, T> read)
     {
@@ -47,9 +47,32 @@ public static class JsonRead
         {
             return read(document.RootElement);
         }
+        catch (InvalidOperationException e) when (e.Source == TextErrorSource)
+        {
+            throw new JsonException(e.Message, e);
+        }
+    }
+
+    /// <summary>
+    /// The <see cref="Exception.Source"/> System.Text.Json gives the InvalidOperationExceptions that are about the
+    /// JSON text (a string that cannot be transcoded); the serializer rethrows exactly those as JsonException.
+    /// </summary>
+    private const string TextErrorSource = "System.Text.Json.Rethrowable";
+
+    /// <summary>
+    /// A property's name for matching against field names, or null when its bytes are not UTF-8: such a name
+    /// matches no field, and the serializer ignored it (it read it with U+FFFD in place of the bad bytes).
+    /// An escaped lone surrogate still fails, as it did in the serializer.
+    /// </summary>
+    public static string? PropertyName(JsonProperty p)
+    {
+        try
+        {
+            return p.Name;
+        }
         catch (InvalidOperationException e) when (e.InnerException is System.Text.DecoderFallbackException)
         {
-            throw new JsonException("The JSON text contains a string that is not valid UTF-8.", e);
+            return null;
         }
     }
 
