@@ -1,10 +1,10 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using Cni.Spec;
 
 namespace Cni.Ipam;
 
 // Wire shapes of the network configuration as host-local reads it. Only what host-local needs; every other
-// field is ignored. Go's encoding/json matches keys case-insensitively, so we do too.
+// field is ignored.
 
 internal sealed class NetworkConfigJson
 {
@@ -21,10 +21,11 @@ internal class RangeJson
     public string? RangeStart { get; set; }
     public string? RangeEnd { get; set; }
     public string? Gateway { get; set; }
-    /// <summary>Additive: addresses and CIDRs never handed out.</summary>
-    public List<string>? Exclude { get; set; }
+    /// <summary>Additive: addresses and CIDRs never handed out. A null item is kept (and refused as an entry).</summary>
+    public List<string?>? Exclude { get; set; }
 }
 
+/// <summary>The <c>ipam</c> section; its own range fields are the legacy single range.</summary>
 internal sealed class IpamJson : RangeJson
 {
     public string? Type { get; set; }
@@ -49,21 +50,167 @@ internal sealed class ArgsJson
 
 internal sealed class CniArgsJson
 {
-    public List<string>? Ips { get; set; }
+    public List<string?>? Ips { get; set; }
 }
 
 internal sealed class RuntimeConfigJson
 {
-    public List<string>? Ips { get; set; }
+    public List<string?>? Ips { get; set; }
     public List<List<RangeJson>?>? IpRanges { get; set; }
 }
 
-[JsonSourceGenerationOptions(
-    // Read-only: metadata alone, no serialize handlers (and their encoded property names) to build at start-up.
-    GenerationMode = JsonSourceGenerationMode.Metadata,
-    PropertyNameCaseInsensitive = true,
-    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
-    ReadCommentHandling = JsonCommentHandling.Disallow,
-    AllowTrailingCommas = false)]
-[JsonSerializable(typeof(NetworkConfigJson))]
-internal sealed partial class IpamJsonContext : JsonSerializerContext;
+/// <summary>
+/// Reads the network configuration into the wire shapes, by hand over <see cref="JsonRead"/>. As Go's
+/// encoding/json (and the serializer's case-insensitive mode this replaces): names match ignoring case, the last
+/// property matching a field wins, unknown fields are ignored; plain RFC 8259 JSON (no comments, no trailing
+/// commas); numbers only as JSON numbers. A value of the wrong kind throws <see cref="JsonException"/> naming
+/// its path.
+/// </summary>
+internal static class ConfigJson
+{
+    /// <summary>The whole configuration; null for a JSON null document.</summary>
+    public static NetworkConfigJson? Read(ReadOnlySpan<byte> json) =>
+        JsonRead.ReadDocument(json, lenient: false, static root => root.ValueKind switch
+        {
+            JsonValueKind.Object => Network(root),
+            JsonValueKind.Null => null,
+            _ => throw JsonRead.Mismatch("$", "an object", root),
+        });
+
+    private static NetworkConfigJson Network(JsonElement obj)
+    {
+        var n = new NetworkConfigJson();
+        foreach (var p in obj.EnumerateObject())
+        {
+            string? name = JsonRead.PropertyName(p);
+            if (Field(name, "name", "cniVersion", "ipam", "args", "runtimeConfig") is not { } field) continue;
+            var (v, at) = (p.Value, $"$.{name}");
+            switch (field)
+            {
+                case "name": n.Name = JsonRead.String(v, at); break;
+                case "cniVersion": n.CniVersion = JsonRead.String(v, at); break;
+                case "ipam": n.Ipam = Ipam(v, at); break;
+                case "args": n.Args = Args(v, at); break;
+                case "runtimeConfig": n.RuntimeConfig = RuntimeConfig(v, at); break;
+            }
+        }
+        return n;
+    }
+
+    private static IpamJson? Ipam(JsonElement e, string path)
+    {
+        if (JsonRead.Object(e, path) is not { } obj) return null;
+        var ipam = new IpamJson();
+        foreach (var p in obj.EnumerateObject())
+        {
+            string? name = JsonRead.PropertyName(p);
+            if (Field(name, "type", "ranges", "routes", "dataDir", "resolvConf", "lockTimeoutSeconds",
+                    "subnet", "rangeStart", "rangeEnd", "gateway", "exclude") is not { } field) continue;
+            var (v, at) = (p.Value, $"{path}.{name}");
+            switch (field)
+            {
+                case "type": ipam.Type = JsonRead.String(v, at); break;
+                case "ranges": ipam.Ranges = JsonRead.List(v, at, RangeSet); break;
+                case "routes": ipam.Routes = JsonRead.List(v, at, Route); break;
+                case "dataDir": ipam.DataDir = JsonRead.String(v, at); break;
+                case "resolvConf": ipam.ResolvConf = JsonRead.String(v, at); break;
+                case "lockTimeoutSeconds": ipam.LockTimeoutSeconds = JsonRead.NullableDouble(v, at); break;
+                default: RangeField(ipam, field, v, at); break;
+            }
+        }
+        return ipam;
+    }
+
+    /// <summary>A range set: a list of ranges, or null.</summary>
+    private static List<RangeJson>? RangeSet(JsonElement e, string path) => JsonRead.List(e, path, Range);
+
+    /// <summary>A range; null reads as an empty range (Go's zero value), which then lacks its subnet.</summary>
+    private static RangeJson Range(JsonElement e, string path)
+    {
+        var range = new RangeJson();
+        if (JsonRead.Object(e, path) is not { } obj) return range;
+        foreach (var p in obj.EnumerateObject())
+        {
+            string? name = JsonRead.PropertyName(p);
+            if (Field(name, "subnet", "rangeStart", "rangeEnd", "gateway", "exclude") is { } field)
+                RangeField(range, field, p.Value, $"{path}.{name}");
+        }
+        return range;
+    }
+
+    private static void RangeField(RangeJson range, string field, JsonElement v, string at)
+    {
+        switch (field)
+        {
+            case "subnet": range.Subnet = JsonRead.String(v, at); break;
+            case "rangeStart": range.RangeStart = JsonRead.String(v, at); break;
+            case "rangeEnd": range.RangeEnd = JsonRead.String(v, at); break;
+            case "gateway": range.Gateway = JsonRead.String(v, at); break;
+            case "exclude": range.Exclude = JsonRead.NullableStringList(v, at); break;
+        }
+    }
+
+    private static RouteJson? Route(JsonElement e, string path)
+    {
+        if (JsonRead.Object(e, path) is not { } obj) return null;
+        var route = new RouteJson();
+        foreach (var p in obj.EnumerateObject())
+        {
+            string? name = JsonRead.PropertyName(p);
+            switch (Field(name, "dst", "gw"))
+            {
+                case "dst": route.Dst = JsonRead.String(p.Value, $"{path}.{name}"); break;
+                case "gw": route.Gw = JsonRead.String(p.Value, $"{path}.{name}"); break;
+            }
+        }
+        return route;
+    }
+
+    private static ArgsJson? Args(JsonElement e, string path)
+    {
+        if (JsonRead.Object(e, path) is not { } obj) return null;
+        var args = new ArgsJson();
+        foreach (var p in obj.EnumerateObject())
+        {
+            string? name = JsonRead.PropertyName(p);
+            if (Field(name, "cni") is not null) args.Cni = CniArgs(p.Value, $"{path}.{name}");
+        }
+        return args;
+    }
+
+    private static CniArgsJson? CniArgs(JsonElement e, string path)
+    {
+        if (JsonRead.Object(e, path) is not { } obj) return null;
+        var cni = new CniArgsJson();
+        foreach (var p in obj.EnumerateObject())
+        {
+            string? name = JsonRead.PropertyName(p);
+            if (Field(name, "ips") is not null) cni.Ips = JsonRead.NullableStringList(p.Value, $"{path}.{name}");
+        }
+        return cni;
+    }
+
+    private static RuntimeConfigJson? RuntimeConfig(JsonElement e, string path)
+    {
+        if (JsonRead.Object(e, path) is not { } obj) return null;
+        var runtime = new RuntimeConfigJson();
+        foreach (var p in obj.EnumerateObject())
+        {
+            string? name = JsonRead.PropertyName(p);
+            switch (Field(name, "ips", "ipRanges"))
+            {
+                case "ips": runtime.Ips = JsonRead.NullableStringList(p.Value, $"{path}.{name}"); break;
+                case "ipRanges": runtime.IpRanges = JsonRead.List(p.Value, $"{path}.{name}", RangeSet); break;
+            }
+        }
+        return runtime;
+    }
+
+    /// <summary>The field of <paramref name="fields"/> that a property named <paramref name="name"/> sets: equal ignoring case (ordinal).</summary>
+    private static string? Field(string? name, params ReadOnlySpan<string> fields)
+    {
+        foreach (string f in fields)
+            if (string.Equals(name, f, StringComparison.OrdinalIgnoreCase)) return f;
+        return null;
+    }
+}

@@ -32,7 +32,7 @@ public sealed class IpamConfig
         NetworkConfigJson? net;
         try
         {
-            net = JsonSerializer.Deserialize(networkConfigJson, IpamJsonContext.Default.NetworkConfigJson);
+            net = ConfigJson.Read(networkConfigJson);
         }
         catch (JsonException e)
         {

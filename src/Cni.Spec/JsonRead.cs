@@ -34,6 +34,48 @@ public static class JsonRead
         return root;
     }
 
+    /// <summary>
+    /// Reads a whole document with <paramref name="read"/>, given its root element of whatever kind, then returns
+    /// the document's pooled buffers: for readers that copy out everything they keep. Malformed JSON, and a string
+    /// the reader asks for that is not valid UTF-8 or escapes a lone surrogate, throw <see cref="JsonException"/>,
+    /// as they did from the serializer.
+    /// </summary>
+    public static T ReadDocument<T>(ReadOnlySpan<byte> json, bool lenient, Func<JsonElement, T> read)
+    {
+        using var document = JsonDocument.Parse(json.ToArray(), lenient ? Lenient : Strict);
+        try
+        {
+            return read(document.RootElement);
+        }
+        catch (InvalidOperationException e) when (e.Source == TextErrorSource)
+        {
+            throw new JsonException(e.Message, e);
+        }
+    }
+
+    /// <summary>
+    /// The <see cref="Exception.Source"/> System.Text.Json gives the InvalidOperationExceptions that are about the
+    /// JSON text (a string that cannot be transcoded); the serializer rethrows exactly those as JsonException.
+    /// </summary>
+    private const string TextErrorSource = "System.Text.Json.Rethrowable";
+
+    /// <summary>
+    /// A property's name for matching against field names, or null when its bytes are not UTF-8: such a name
+    /// matches no field, and the serializer ignored it (it read it with U+FFFD in place of the bad bytes).
+    /// An escaped lone surrogate still fails, as it did in the serializer.
+    /// </summary>
+    public static string? PropertyName(JsonProperty p)
+    {
+        try
+        {
+            return p.Name;
+        }
+        catch (InvalidOperationException e) when (e.InnerException is System.Text.DecoderFallbackException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Is the value JSON null (a field that is present but null reads as absent)?</summary>
     public static bool IsNull(JsonElement e) => e.ValueKind == JsonValueKind.Null;
 
@@ -71,6 +113,8 @@ public static class JsonRead
 
     public static long Int64(JsonElement e, string path) =>
         e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) ? v : throw Mismatch(path, "a 64-bit integer", e);
+
+    public static long? NullableInt64(JsonElement e, string path) => e.ValueKind == JsonValueKind.Null ? null : Int64(e, path);
 
     public static double Double(JsonElement e, string path) =>
         e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double v) ? v : throw Mismatch(path, "a number", e);

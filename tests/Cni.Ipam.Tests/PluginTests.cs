@@ -71,6 +71,24 @@ public class PluginTests : IDisposable
     }
 
     [Fact]
+    public void Ipam_field_of_the_wrong_kind_is_code_7_naming_its_path()
+    {
+        var (rc, o) = Run("ADD", Config("""[{"subnet":"10.5.0.0/24","Gateway":["10.5.0.1"]}]"""));
+        Assert.Equal(1, rc);
+        Assert.Equal(7, o.GetProperty("code").GetInt32());
+        Assert.StartsWith("failed to parse network configuration: ", o.GetProperty("msg").GetString());
+        Assert.Contains("'$.ipam.ranges[0][0].Gateway'", o.GetProperty("msg").GetString());
+    }
+
+    [Fact]
+    public void Ipam_keys_in_any_case_configure_the_plugin()
+    {
+        var (rc, o) = Run("ADD", Config("""[{"SUBNET":"10.5.0.0/24","RangeStart":"10.5.0.40"}]"""));
+        Assert.Equal(0, rc);
+        Assert.Equal("10.5.0.40/24", o.GetProperty("ips")[0].GetProperty("address").GetString());
+    }
+
+    [Fact]
     public void Lock_timeout_is_code_11()
     {
         Directory.CreateDirectory(_t.NetDir);

@@ -1,43 +1,61 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Cni.Spec;
 
 namespace Cni.Plugins.Macvlan;
 
 /// <summary>
-/// The macvlan plugin's own fields, with the reference plugin's names and defaults. Decoded from the raw
-/// config bytes with <see cref="MacvlanJsonContext"/>; the shared fields (name, ipam, dns, prevResult) come
-/// from <see cref="NetworkConfig"/>.
+/// The macvlan plugin's own fields, with the reference plugin's names and defaults. Read by hand from the raw
+/// config bytes (see <see cref="Netconf"/>); the shared fields (name, ipam, dns, prevResult) come from
+/// <see cref="NetworkConfig"/>.
 /// </summary>
 public sealed class MacvlanConfig
 {
     /// <summary>The parent link; empty means the interface of the default route (of the container's namespace with <see cref="LinkInContainer"/>).</summary>
-    [JsonPropertyName("master")] public string? Master { get; set; }
+    public string? Master { get; set; }
     /// <summary>bridge (default), private, vepa, passthru or source.</summary>
-    [JsonPropertyName("mode")] public string? Mode { get; set; }
+    public string? Mode { get; set; }
     /// <summary>0 means the master's MTU; more than the master's is an error.</summary>
-    [JsonPropertyName("mtu")] public int Mtu { get; set; }
-    [JsonPropertyName("mac")] public string? Mac { get; set; }
+    public int Mtu { get; set; }
+    public string? Mac { get; set; }
     /// <summary>The master lives in the container's namespace, not the plugin's.</summary>
-    [JsonPropertyName("linkInContainer")] public bool LinkInContainer { get; set; }
-    [JsonPropertyName("runtimeConfig")] public MacvlanRuntimeConfig? RuntimeConfig { get; set; }
+    public bool LinkInContainer { get; set; }
+    public MacvlanRuntimeConfig? RuntimeConfig { get; set; }
 
-    public static MacvlanConfig Parse(ReadOnlySpan<byte> json) => PluginConfig.Parse(json, MacvlanJsonContext.Default.MacvlanConfig);
+    /// <summary>Decodes the macvlan fields of a config; code 6 on malformed JSON or a field of the wrong kind.</summary>
+    public static MacvlanConfig Parse(ReadOnlySpan<byte> json) => Netconf.Decode(json, Read);
+
+    /// <summary>The fields of the config's root object; unknown fields are ignored, a repeated field's last value wins.</summary>
+    internal static MacvlanConfig Read(JsonElement root)
+    {
+        var c = new MacvlanConfig();
+        foreach (var p in root.EnumerateObject())
+        {
+            var v = p.Value;
+            switch (JsonRead.PropertyName(p))
+            {
+                case "master": c.Master = JsonRead.String(v, "$.master"); break;
+                case "mode": c.Mode = JsonRead.String(v, "$.mode"); break;
+                case "mtu": c.Mtu = JsonRead.Int32(v, "$.mtu"); break;
+                case "mac": c.Mac = JsonRead.String(v, "$.mac"); break;
+                case "linkInContainer": c.LinkInContainer = JsonRead.Bool(v, "$.linkInContainer"); break;
+                case "runtimeConfig": c.RuntimeConfig = MacvlanRuntimeConfig.Read(v, "$.runtimeConfig"); break;
+            }
+        }
+        return c;
+    }
 }
 
 /// <summary>The <c>mac</c> capability.</summary>
 public sealed class MacvlanRuntimeConfig
 {
-    [JsonPropertyName("mac")] public string? Mac { get; set; }
-}
+    public string? Mac { get; set; }
 
-[JsonSourceGenerationOptions(
-    // Read-only: metadata alone, no serialize handlers (and their encoded property names) to build at start-up.
-    GenerationMode = JsonSourceGenerationMode.Metadata,
-    AllowTrailingCommas = true,
-    ReadCommentHandling = JsonCommentHandling.Skip,
-    NumberHandling = JsonNumberHandling.Strict)]
-[JsonSerializable(typeof(MacvlanConfig))]
-internal partial class MacvlanJsonContext : JsonSerializerContext
-{
+    internal static MacvlanRuntimeConfig? Read(JsonElement e, string path)
+    {
+        if (JsonRead.Object(e, path) is not { } obj) return null;
+        var r = new MacvlanRuntimeConfig();
+        foreach (var p in obj.EnumerateObject())
+            if (p.NameEquals("mac"u8)) r.Mac = JsonRead.String(p.Value, $"{path}.mac");
+        return r;
+    }
 }

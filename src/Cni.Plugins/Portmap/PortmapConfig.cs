@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Cni.Firewall;
 using Cni.Spec;
 
@@ -11,22 +10,45 @@ namespace Cni.Plugins.Portmap;
 /// <summary>
 /// The portmap plugin's own fields, with the reference plugin's names and defaults (<c>snat</c> true,
 /// <c>markMasqBit</c> 13, <c>externalSetMarkChain</c>, <c>masqAll</c>, <c>conditionsV4/V6</c>), plus
-/// <c>localhostPorts</c> (default true: 127.0.0.1:hostPort reaches the container). Decoded from the raw
-/// config with <see cref="PortmapJsonContext"/>.
+/// <c>localhostPorts</c> (default true: 127.0.0.1:hostPort reaches the container). Read by hand from the raw
+/// config bytes (see <see cref="Netconf"/>).
 /// </summary>
 public sealed class PortmapConfig
 {
-    [JsonPropertyName("snat")] public bool? Snat { get; set; }
-    [JsonPropertyName("markMasqBit")] public int? MarkMasqBit { get; set; }
-    [JsonPropertyName("externalSetMarkChain")] public string? ExternalSetMarkChain { get; set; }
-    [JsonPropertyName("masqAll")] public bool MasqAll { get; set; }
-    [JsonPropertyName("conditionsV4")] public List<string>? ConditionsV4 { get; set; }
-    [JsonPropertyName("conditionsV6")] public List<string>? ConditionsV6 { get; set; }
+    public bool? Snat { get; set; }
+    public int? MarkMasqBit { get; set; }
+    public string? ExternalSetMarkChain { get; set; }
+    public bool MasqAll { get; set; }
+    public List<string?>? ConditionsV4 { get; set; }
+    public List<string?>? ConditionsV6 { get; set; }
     /// <summary>Ours: connections to 127.0.0.1:hostPort reach the container (route_localnet + masquerade). Default true.</summary>
-    [JsonPropertyName("localhostPorts")] public bool? LocalhostPorts { get; set; }
-    [JsonPropertyName("runtimeConfig")] public PortmapRuntimeConfig? RuntimeConfig { get; set; }
+    public bool? LocalhostPorts { get; set; }
+    public PortmapRuntimeConfig? RuntimeConfig { get; set; }
 
-    public static PortmapConfig Parse(ReadOnlySpan<byte> json) => PluginConfig.Parse(json, PortmapJsonContext.Default.PortmapConfig);
+    /// <summary>Decodes the portmap fields of a config; code 6 on malformed JSON or a field of the wrong kind.</summary>
+    public static PortmapConfig Parse(ReadOnlySpan<byte> json) => Netconf.Decode(json, Read);
+
+    /// <summary>The fields of the config's root object; unknown fields are ignored, a repeated field's last value wins.</summary>
+    internal static PortmapConfig Read(JsonElement root)
+    {
+        var c = new PortmapConfig();
+        foreach (var p in root.EnumerateObject())
+        {
+            var v = p.Value;
+            switch (JsonRead.PropertyName(p))
+            {
+                case "snat": c.Snat = JsonRead.NullableBool(v, "$.snat"); break;
+                case "markMasqBit": c.MarkMasqBit = JsonRead.NullableInt32(v, "$.markMasqBit"); break;
+                case "externalSetMarkChain": c.ExternalSetMarkChain = JsonRead.String(v, "$.externalSetMarkChain"); break;
+                case "masqAll": c.MasqAll = JsonRead.Bool(v, "$.masqAll"); break;
+                case "conditionsV4": c.ConditionsV4 = JsonRead.NullableStringList(v, "$.conditionsV4"); break;
+                case "conditionsV6": c.ConditionsV6 = JsonRead.NullableStringList(v, "$.conditionsV6"); break;
+                case "localhostPorts": c.LocalhostPorts = JsonRead.NullableBool(v, "$.localhostPorts"); break;
+                case "runtimeConfig": c.RuntimeConfig = PortmapRuntimeConfig.Read(v, "$.runtimeConfig"); break;
+            }
+        }
+        return c;
+    }
 
     /// <summary>The rule options, validated: markMasqBit 0–31 and not together with externalSetMarkChain; no iptables conditions.</summary>
     public PortMappingOptions Options()
@@ -91,25 +113,46 @@ public sealed class PortmapConfig
 
 public sealed class PortmapRuntimeConfig
 {
-    [JsonPropertyName("portMappings")] public List<PortMapEntry?>? PortMappings { get; set; }
+    /// <summary>The <c>portMappings</c> capability; a null entry is kept (and refused by <see cref="PortmapConfig.Mappings"/>).</summary>
+    public List<PortMapEntry?>? PortMappings { get; set; }
+
+    internal static PortmapRuntimeConfig? Read(JsonElement e, string path)
+    {
+        if (JsonRead.Object(e, path) is not { } obj) return null;
+        var r = new PortmapRuntimeConfig();
+        foreach (var p in obj.EnumerateObject())
+            if (p.NameEquals("portMappings"u8)) r.PortMappings = JsonRead.List(p.Value, $"{path}.portMappings", PortMapEntry.Read);
+        return r;
+    }
 }
 
 /// <summary>One entry of the <c>portMappings</c> capability (CNI CONVENTIONS.md).</summary>
 public sealed class PortMapEntry
 {
-    [JsonPropertyName("hostPort")] public long HostPort { get; set; }
-    [JsonPropertyName("containerPort")] public long ContainerPort { get; set; }
-    [JsonPropertyName("protocol")] public string? Protocol { get; set; }
-    [JsonPropertyName("hostIP")] public string? HostIP { get; set; }
+    public long HostPort { get; set; }
+    public long ContainerPort { get; set; }
+    public string? Protocol { get; set; }
+    /// <summary><c>hostIP</c>.</summary>
+    public string? HostIP { get; set; }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{HostIP}:{HostPort}->{ContainerPort}/{Protocol}");
-}
 
-[JsonSourceGenerationOptions(
-    AllowTrailingCommas = true,
-    ReadCommentHandling = JsonCommentHandling.Skip,
-    NumberHandling = JsonNumberHandling.Strict)]
-[JsonSerializable(typeof(PortmapConfig))]
-internal partial class PortmapJsonContext : JsonSerializerContext
-{
+    /// <summary>An entry, or null for JSON null.</summary>
+    internal static PortMapEntry? Read(JsonElement e, string path)
+    {
+        if (JsonRead.Object(e, path) is not { } obj) return null;
+        var m = new PortMapEntry();
+        foreach (var p in obj.EnumerateObject())
+        {
+            var v = p.Value;
+            switch (JsonRead.PropertyName(p))
+            {
+                case "hostPort": m.HostPort = JsonRead.Int64(v, $"{path}.hostPort"); break;
+                case "containerPort": m.ContainerPort = JsonRead.Int64(v, $"{path}.containerPort"); break;
+                case "protocol": m.Protocol = JsonRead.String(v, $"{path}.protocol"); break;
+                case "hostIP": m.HostIP = JsonRead.String(v, $"{path}.hostIP"); break;
+            }
+        }
+        return m;
+    }
 }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Cni.Spec;
 
 namespace Cni.Plugins.Vxlan;
@@ -13,36 +12,50 @@ namespace Cni.Plugins.Vxlan;
 public sealed class VxlanConfig
 {
     /// <summary>The VXLAN network identifier, 1 to 16777215. Required.</summary>
-    [JsonPropertyName("vni")] public long? Vni { get; set; }
+    public long? Vni { get; set; }
     /// <summary>UDP destination port; 4789 (IANA, what Docker uses) when absent.</summary>
-    [JsonPropertyName("port")] public long? Port { get; set; }
+    public long? Port { get; set; }
     /// <summary>The interface carrying the overlay's packets; the default route's interface when absent.</summary>
-    [JsonPropertyName("underlayDevice")] public string? UnderlayDevice { get; set; }
+    public string? UnderlayDevice { get; set; }
     /// <summary>The source address of the overlay's packets; the underlay device's first global address when absent.</summary>
-    [JsonPropertyName("localIP")] public string? LocalIP { get; set; }
-    /// <summary>Underlay addresses of the other hosts (head-end replication). Excludes <see cref="Group"/>.</summary>
-    [JsonPropertyName("peers")] public List<string>? Peers { get; set; }
+    public string? LocalIP { get; set; }
+    /// <summary>Underlay addresses of the other hosts (head-end replication). Excludes <see cref="Group"/>. A null item is kept (and refused as an address).</summary>
+    public List<string?>? Peers { get; set; }
     /// <summary>A multicast group for flooding. Excludes <see cref="Peers"/>.</summary>
-    [JsonPropertyName("group")] public string? Group { get; set; }
+    public string? Group { get; set; }
     /// <summary>Learn remote MACs from received packets (IFLA_VXLAN_LEARNING); off by default.</summary>
-    [JsonPropertyName("learning")] public bool Learning { get; set; }
+    public bool Learning { get; set; }
     /// <summary>The VTEP's MAC; derived from the VNI and the local address when absent.</summary>
-    [JsonPropertyName("vtepMac")] public string? VtepMac { get; set; }
+    public string? VtepMac { get; set; }
     /// <summary>Turn transmit checksum offload off on the vxlan device (`ethtool -K dev tx off`).</summary>
-    [JsonPropertyName("disableTxChecksumOffload")] public bool DisableTxChecksumOffload { get; set; }
+    public bool DisableTxChecksumOffload { get; set; }
     /// <summary>TTL of the outer IP header; 0 (absent) inherits, as the kernel does.</summary>
-    [JsonPropertyName("ttl")] public long? Ttl { get; set; }
+    public long? Ttl { get; set; }
 
-    public static VxlanConfig Parse(ReadOnlySpan<byte> json) => PluginConfig.Parse(json, VxlanJsonContext.Default.VxlanConfig);
-}
+    /// <summary>Decodes the vxlan fields of a config; code 6 on malformed JSON or a field of the wrong kind.</summary>
+    public static VxlanConfig Parse(ReadOnlySpan<byte> json) => Netconf.Decode(json, Read);
 
-[JsonSourceGenerationOptions(
-    // Read-only: metadata alone, no serialize handlers (and their encoded property names) to build at start-up.
-    GenerationMode = JsonSourceGenerationMode.Metadata,
-    AllowTrailingCommas = true,
-    ReadCommentHandling = JsonCommentHandling.Skip,
-    NumberHandling = JsonNumberHandling.Strict)]
-[JsonSerializable(typeof(VxlanConfig))]
-internal partial class VxlanJsonContext : JsonSerializerContext
-{
+    /// <summary>The fields of the config's root object; unknown fields are ignored, a repeated field's last value wins.</summary>
+    internal static VxlanConfig Read(JsonElement root)
+    {
+        var c = new VxlanConfig();
+        foreach (var p in root.EnumerateObject())
+        {
+            var v = p.Value;
+            switch (JsonRead.PropertyName(p))
+            {
+                case "vni": c.Vni = JsonRead.NullableInt64(v, "$.vni"); break;
+                case "port": c.Port = JsonRead.NullableInt64(v, "$.port"); break;
+                case "underlayDevice": c.UnderlayDevice = JsonRead.String(v, "$.underlayDevice"); break;
+                case "localIP": c.LocalIP = JsonRead.String(v, "$.localIP"); break;
+                case "peers": c.Peers = JsonRead.NullableStringList(v, "$.peers"); break;
+                case "group": c.Group = JsonRead.String(v, "$.group"); break;
+                case "learning": c.Learning = JsonRead.Bool(v, "$.learning"); break;
+                case "vtepMac": c.VtepMac = JsonRead.String(v, "$.vtepMac"); break;
+                case "disableTxChecksumOffload": c.DisableTxChecksumOffload = JsonRead.Bool(v, "$.disableTxChecksumOffload"); break;
+                case "ttl": c.Ttl = JsonRead.NullableInt64(v, "$.ttl"); break;
+            }
+        }
+        return c;
+    }
 }

@@ -81,7 +81,7 @@ public sealed class VxlanOptions
         }
 
         var peers = new List<IPAddress>();
-        foreach (string text in v.Peers ?? [])
+        foreach (string? text in v.Peers ?? [])
         {
             var peer = ParseAddress(text, "peers");
             if (IsMulticast(peer) || IPAddress.Any.Equals(peer) || IPAddress.IPv6Any.Equals(peer) || IPAddress.IsLoopback(peer))
@@ -130,10 +130,10 @@ public sealed class VxlanOptions
         };
     }
 
-    private static IPAddress ParseAddress(string text, string field)
+    private static IPAddress ParseAddress(string? text, string field)
     {
         // IPAddress.TryParse accepts forms like "1" or "0x1"; insist on a dotted quad or an IPv6 literal.
-        if (!IPAddress.TryParse(text, out var address) || (address.AddressFamily == AddressFamily.InterNetwork && text.Count(c => c == '.') != 3)
+        if (text is null || !IPAddress.TryParse(text, out var address) || (address.AddressFamily == AddressFamily.InterNetwork && text.Count(c => c == '.') != 3)
             || text.Contains('%') || text.Contains('/'))
             throw CniException.InvalidConfig($"invalid address \"{text}\" in {field}");
         return address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
