@@ -71,6 +71,9 @@ internal static partial class Interop
     [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int mkdir(string path, int mode);
 
+    [LibraryImport(Libc, SetLastError = true)]
+    internal static partial int ftruncate(SafeFileHandle fd, long length);
+
     [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int rename(string oldpath, string newpath);
 

@@ -136,7 +136,7 @@ public static class Dispatcher
         {
             try
             {
-                using var doc = JsonDocument.Parse(input);
+                var doc = JsonDocument.Parse(input); // not disposed: see JsonRead.ReadDocument
                 if (doc.RootElement.ValueKind == JsonValueKind.Object &&
                     doc.RootElement.TryGetProperty("cniVersion", out var v) && v.ValueKind == JsonValueKind.String &&
                     v.GetString() is { } s && plugin.SupportedVersions.Contains(s))

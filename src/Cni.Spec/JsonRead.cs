@@ -35,14 +35,15 @@ public static class JsonRead
     }
 
     /// <summary>
-    /// Reads a whole document with <paramref name="read"/>, given its root element of whatever kind, then returns
-    /// the document's pooled buffers: for readers that copy out everything they keep. Malformed JSON, and a string
-    /// the reader asks for that is not valid UTF-8 or escapes a lone surrogate, throw <see cref="JsonException"/>,
-    /// as they did from the serializer.
+    /// Reads a whole document with <paramref name="read"/>, given its root element of whatever kind: for readers
+    /// that copy out everything they keep. The document is not disposed: returning its buffers to the shared
+    /// ArrayPool would run the pool's per-core set-up (a processor-ID speed check) in a process about to exit.
+    /// Malformed JSON, and a string the reader asks for that is not valid UTF-8 or escapes a lone surrogate, throw
+    /// <see cref="JsonException"/>, as they did from the serializer.
     /// </summary>
     public static T ReadDocument<T>(ReadOnlySpan<byte> json, bool lenient, Func<JsonElement, T> read)
     {
-        using var document = JsonDocument.Parse(json.ToArray(), lenient ? Lenient : Strict);
+        var document = JsonDocument.Parse(json.ToArray(), lenient ? Lenient : Strict);
         try
         {
             return read(document.RootElement);

@@ -224,8 +224,10 @@ public sealed partial class DiskReservationStore
 
     /// <summary>
     /// End of a lock scope: writes the changed buckets, waits until the coarse clock has left the directory
-    /// mtime's tick, then writes the stamp (last, so a crash before it leaves a mismatch). Errors only cost the next
-    /// call a scan: the stamp is removed, never left matching an index we failed to write.
+    /// mtime's tick, then writes the stamp. Every file is rewritten in place (a new inode per call costs more on
+    /// ext4 than the whole rewrite), so the stamp is first overwritten with a value no directory can match: a crash
+    /// while a bucket is half-written leaves a mismatch, and the next call rescans. Errors only cost the next call
+    /// a scan: the stamp is removed, never left matching an index we failed to write.
     /// </summary>
     private void FinishIndex(IndexState ix)
     {
@@ -240,14 +242,10 @@ public sealed partial class DiskReservationStore
         {
             MakeDirectory(OwnersDir);
             if (ix.Rebuilt) RemoveIndexLeftovers();
+            if (ix.Dirty.Count > 0) WriteInPlace(stampPath, StampInvalid);
             foreach (int b in ix.Dirty)
             {
                 var list = ix.Buckets[b];
-                if (list.Count == 0)
-                {
-                    Interop.unlink(BucketPath(b));
-                    continue;
-                }
                 var sb = new StringBuilder(IndexHeader);
                 foreach (var e in list)
                 {
@@ -259,7 +257,8 @@ public sealed partial class DiskReservationStore
                     }
                     sb.Append('\n');
                 }
-                WriteIndexFile(BucketPath(b), Encoding.UTF8.GetBytes(sb.ToString()));
+                // An empty bucket is kept as a header (its inode reused later), and never created.
+                WriteInPlace(BucketPath(b), Encoding.UTF8.GetBytes(sb.ToString()), create: list.Count > 0);
             }
             var stamp = DirectoryStamp(out long sec, out long nsec);
             if (stamp is null)
@@ -273,7 +272,6 @@ public sealed partial class DiskReservationStore
                 Interop.unlink(stampPath);
                 return;
             }
-            // In place: a torn stamp cannot equal the directory's stamp, so it only costs a rescan.
             WriteInPlace(stampPath, Encoding.ASCII.GetBytes(stamp));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -282,28 +280,14 @@ public sealed partial class DiskReservationStore
         }
     }
 
-    /// <summary>Temporary files in .owners left by a killed writer (only ever looked for when rebuilding).</summary>
+    /// <summary>What the stamp holds while buckets are being rewritten: no directory's stamp looks like it.</summary>
+    private static ReadOnlySpan<byte> StampInvalid => "updating\n"u8;
+
+    /// <summary>Temporary files in .owners left by a killed writer of an older version (looked for only when rebuilding).</summary>
     private void RemoveIndexLeftovers()
     {
         foreach (var f in System.IO.Directory.EnumerateFiles(OwnersDir, IndexTempPrefix + "*"))
             Interop.unlink(f);
-    }
-
-    /// <summary>Temporary file in .owners, renamed over the target: writes there never touch the network directory's mtime.</summary>
-    private void WriteIndexFile(string path, ReadOnlySpan<byte> content)
-    {
-        string temp = Path.Combine(OwnersDir, $"{IndexTempPrefix}{Environment.ProcessId}.{Interlocked.Increment(ref s_tempCounter)}");
-        using (var fd = Interop.open(temp, Interop.O_WRONLY | Interop.O_CREAT | Interop.O_TRUNC | Interop.O_NOFOLLOW, 0b110_100_100))
-        {
-            if (fd.IsInvalid) Interop.ThrowForLastError("open", temp);
-            WriteAll(fd, content, temp);
-        }
-        if (Interop.rename(temp, path) != 0)
-        {
-            int errno = Interop.LastErrno;
-            Interop.unlink(temp);
-            throw Interop.ErrnoException("rename", path, errno);
-        }
     }
 
     /// <summary>Linux 6.13 or later and a file system that uses multigrain timestamps there.</summary>

@@ -289,12 +289,23 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
         }
     }
 
-    /// <summary>Overwrites a file in place (truncate, write): for hints whose torn state is harmless.</summary>
-    private static void WriteInPlace(string path, ReadOnlySpan<byte> content)
+    /// <summary>
+    /// Overwrites a file in place, for hints whose torn state is harmless: write from the start, then cut to the new
+    /// length. Never truncating to zero keeps ext4 from freeing (and discarding) the file's block and from flushing
+    /// it on close, as it does for the truncate-and-rewrite pattern. False when <paramref name="create"/> is false
+    /// and the file does not exist.
+    /// </summary>
+    private static bool WriteInPlace(string path, ReadOnlySpan<byte> content, bool create = true)
     {
-        using var fd = Interop.open(path, Interop.O_WRONLY | Interop.O_CREAT | Interop.O_TRUNC | Interop.O_NOFOLLOW, 0b110_100_100);
-        if (fd.IsInvalid) Interop.ThrowForLastError("open", path);
+        using var fd = Interop.open(path, Interop.O_WRONLY | Interop.O_NOFOLLOW | (create ? Interop.O_CREAT : 0), 0b110_100_100);
+        if (fd.IsInvalid)
+        {
+            if (!create && Interop.LastErrno == Interop.ENOENT) return false;
+            Interop.ThrowForLastError("open", path);
+        }
         WriteAll(fd, content, path);
+        if (Interop.ftruncate(fd, content.Length) != 0) Interop.ThrowForLastError("ftruncate", path);
+        return true;
     }
 
     // The owner line is written once, to an unnamed file (O_TMPFILE), and linked to candidate after candidate: a
