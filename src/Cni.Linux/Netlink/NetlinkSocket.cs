@@ -55,6 +55,13 @@ public sealed unsafe class NetlinkSocket : IDisposable
             // Best effort: both exist since Linux 4.12; without them errors simply carry less detail.
             Libc.setsockopt(handle, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(int));
             Libc.setsockopt(handle, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(int));
+            // Route dumps honour the filters in their headers (an address dump of one link returns that link's
+            // addresses, not every address of the node) since Linux 4.20; older kernels ignore them, and the
+            // readers filter again.
+            if (protocol == NetlinkProtocol.Route)
+            {
+                Libc.setsockopt(handle, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(int));
+            }
 
             Span<byte> address = stackalloc byte[12]; // struct sockaddr_nl
             address.Clear();

@@ -60,7 +60,7 @@ public sealed partial class RouteSocket
         try
         {
             writer.BeginMessage(RTM_GETADDR, DumpFlags);
-            writer.WriteHeader(new IfAddrMsg { Family = FamilyByte(family) });
+            writer.WriteHeader(new IfAddrMsg { Family = FamilyByte(family), Index = index });
             _socket.Dump(ref writer, message =>
             {
                 if (message.Type != RTM_NEWADDR)
