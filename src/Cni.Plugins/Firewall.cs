@@ -15,6 +15,19 @@ public static class Firewall
     public static IInternalNetwork InternalNetwork() => new NftInternalNetwork();
     public static IMacSpoofCheck MacSpoofCheck() => new NftMacSpoofCheck();
 
+    [ThreadStatic] private static NftConnection? t_connection;
+
+    /// <summary>
+    /// The plugin call's nftables connection: opened on first use, shared by every rule set of the call and closed
+    /// when the call ends (<see cref="Dispatcher"/> calls <see cref="NftConnection.CloseDeferred"/>), so the close
+    /// does not wait for the kernel's release of the last commit (see <see cref="NftConnection.CloseLater"/>).
+    /// </summary>
+    private static NftConnection Connection()
+    {
+        if (t_connection is { } open && !open.IsClosed) return open;
+        return t_connection = NftConnection.Open().CloseLater();
+    }
+
     private static CniException Failed(string what, Exception e) =>
         new(ErrorCode.Internal, $"{what}: {e.Message}", e is LinuxException le ? le.ErrnoName : null);
 
@@ -24,7 +37,7 @@ public static class Firewall
         {
             try
             {
-                using var nft = NftConnection.Open();
+                var nft = Connection();
                 new MasqueradeRules(nft).Add(network, tag.ContainerId, tag.IfName, addresses);
             }
             catch (Exception e) when (e is LinuxException)
@@ -37,7 +50,7 @@ public static class Firewall
         {
             try
             {
-                using var nft = NftConnection.Open();
+                var nft = Connection();
                 new MasqueradeRules(nft).Remove(tag.ContainerId, tag.IfName);
             }
             catch (Exception e) when (e is LinuxException)
@@ -51,7 +64,7 @@ public static class Firewall
             IReadOnlyList<string> problems;
             try
             {
-                using var nft = NftConnection.Open();
+                var nft = Connection();
                 problems = new MasqueradeRules(nft).Check(tag.ContainerId, tag.IfName, addresses);
             }
             catch (Exception e) when (e is LinuxException)
@@ -69,7 +82,7 @@ public static class Firewall
         {
             try
             {
-                using var nft = NftConnection.Open();
+                var nft = Connection();
                 new InternalNetworkRules(nft).Ensure(bridge);
             }
             catch (Exception e) when (e is LinuxException)
@@ -83,7 +96,7 @@ public static class Firewall
             bool present;
             try
             {
-                using var nft = NftConnection.Open();
+                var nft = Connection();
                 present = new InternalNetworkRules(nft).IsInternal(bridge);
             }
             catch (Exception e) when (e is LinuxException)
@@ -101,7 +114,7 @@ public static class Firewall
         {
             try
             {
-                using var nft = NftConnection.Open();
+                var nft = Connection();
                 new MacSpoofRules(nft).Add(network, tag, hostInterface, mac.ToBytes());
             }
             catch (Exception e) when (e is LinuxException)
@@ -114,7 +127,7 @@ public static class Firewall
         {
             try
             {
-                using var nft = NftConnection.Open();
+                var nft = Connection();
                 new MacSpoofRules(nft).Remove(tag);
             }
             catch (Exception e) when (e is LinuxException)
@@ -128,7 +141,7 @@ public static class Firewall
             IReadOnlyList<string> problems;
             try
             {
-                using var nft = NftConnection.Open();
+                var nft = Connection();
                 problems = new MacSpoofRules(nft).Check(tag, hostInterface, mac.ToBytes());
             }
             catch (Exception e) when (e is LinuxException)
@@ -143,7 +156,7 @@ public static class Firewall
         {
             try
             {
-                using var nft = NftConnection.Open();
+                var nft = Connection();
                 new MacSpoofRules(nft).Gc(network, valid);
             }
             catch (Exception e) when (e is LinuxException)

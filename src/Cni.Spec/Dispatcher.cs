@@ -23,7 +23,24 @@ public static class Dispatcher
         return Run(plugin, new ProcessEnvironment(), stdin, stdout, stderr);
     }
 
+    [ThreadStatic] private static int t_depth;
+
     public static int Run(CniPlugin plugin, IReadOnlyDictionary<string, string> env, Stream stdin, Stream stdout, TextWriter stderr)
+    {
+        t_depth++;
+        try
+        {
+            return RunCall(plugin, env, stdin, stdout, stderr);
+        }
+        finally
+        {
+            // The end of the plugin call (not of an IPAM plugin run in-process inside it): connections whose close
+            // was put off are closed now, after all the call's other work.
+            if (--t_depth == 0) Cni.Linux.Netfilter.NftConnection.CloseDeferred();
+        }
+    }
+
+    private static int RunCall(CniPlugin plugin, IReadOnlyDictionary<string, string> env, Stream stdin, Stream stdout, TextWriter stderr)
     {
         string errorVersion = CniVersion.Current;
         try

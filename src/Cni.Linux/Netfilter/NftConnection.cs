@@ -194,6 +194,41 @@ public sealed class NftConnection : IDisposable
         }
     }
 
+    /// <summary>True once the connection's socket is closed.</summary>
+    public bool IsClosed => _socket.Handle.IsClosed;
+
+    private static readonly List<NftConnection> s_closeLater = [];
+
+    /// <summary>
+    /// Puts off closing this connection until <see cref="CloseDeferred"/>. Closing an nfnetlink socket waits until
+    /// the kernel has released the transactions of the last commit, which it does after an RCU grace period
+    /// (~10 ms here): a plugin that still has work to do after its commit (a DEL then deletes a veth, which waits
+    /// for a grace period of its own) lets that release finish in the background, and the close is then free.
+    /// </summary>
+    public NftConnection CloseLater()
+    {
+        lock (s_closeLater)
+        {
+            s_closeLater.Add(this);
+        }
+        return this;
+    }
+
+    /// <summary>Closes every connection put off with <see cref="CloseLater"/>.</summary>
+    public static void CloseDeferred()
+    {
+        NftConnection[] pending;
+        lock (s_closeLater)
+        {
+            pending = [.. s_closeLater];
+            s_closeLater.Clear();
+        }
+        foreach (var connection in pending)
+        {
+            connection.Dispose();
+        }
+    }
+
     private void Dump(ushort message, NftFamily family, ushort? filterType, string? filter, Action<NetlinkMessage> visit)
     {
         var writer = new NetlinkWriter(256);

@@ -155,7 +155,18 @@ public sealed partial class BridgePlugin : CniPlugin
         var tag = new Attachment(request.ContainerId, request.IfName);
         var failures = new DelFailures();
 
-        // 1. The interface: by its tag on the host, so neither the namespace nor prevResult is needed.
+        // 1. The firewall rules, by tag. First: the kernel releases a commit's transactions after an RCU grace
+        // period, which then overlaps with the veth deletion's own wait instead of delaying the end of the call.
+        if (o.Config.IPMasq)
+            failures.Try("remove masquerade rules", () => _masquerade().Remove(tag));
+        if (o.Config.MacSpoofCheck)
+            failures.Try("remove macspoofchk rules", () => _macSpoofCheck().Remove(tag));
+
+        // 2. The reservation, always.
+        if (o.HasIpam)
+            failures.Try("release the IPAM reservation", () => IpamDelegate.Del(request));
+
+        // 3. The interface: by its tag on the host, so neither the namespace nor prevResult is needed.
         bool deleted = false;
         failures.Try("delete the host veth", () =>
         {
@@ -165,16 +176,6 @@ public sealed partial class BridgePlugin : CniPlugin
         // An interface our tag does not cover (made by another implementation): delete it by name in the container.
         if (!deleted && request.Netns.Length > 0)
             failures.Try("delete the container interface", () => DeleteContainerVeth(request.Netns, request.IfName));
-
-        // 2. The reservation, always.
-        if (o.HasIpam)
-            failures.Try("release the IPAM reservation", () => IpamDelegate.Del(request));
-
-        // 3. The firewall rules, by tag.
-        if (o.Config.IPMasq)
-            failures.Try("remove masquerade rules", () => _masquerade().Remove(tag));
-        if (o.Config.MacSpoofCheck)
-            failures.Try("remove macspoofchk rules", () => _macSpoofCheck().Remove(tag));
 
         failures.ThrowIfAny();
     }

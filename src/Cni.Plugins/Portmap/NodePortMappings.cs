@@ -20,7 +20,8 @@ public sealed class NodePortMappings : IPortMappingFirewall
 
     public static IPortMappingFirewall Open() => new NodePortMappings();
 
-    private PortMappingRules Rules => new(_nft ??= NftConnection.Open());
+    // Closed when the plugin call ends (NftConnection.CloseLater), after the call's remaining work.
+    private PortMappingRules Rules => new(_nft ??= NftConnection.Open().CloseLater());
 
     private static CniException Failed(string what, Exception e) =>
         new(ErrorCode.Internal, $"{what}: {e.Message}", e is LinuxException le ? le.ErrnoName : null);
@@ -137,5 +138,5 @@ public sealed class NodePortMappings : IPortMappingFirewall
         return list;
     }
 
-    public void Dispose() => _nft?.Dispose();
+    public void Dispose() { } // the connection is closed with the call's deferred ones
 }
