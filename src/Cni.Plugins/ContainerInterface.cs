@@ -11,7 +11,7 @@ namespace Cni.Plugins;
 /// The container side of an attachment, shared by bridge, macvlan and vxlan: sysctls, addresses and routes
 /// from the IPAM result, and their verification for CHECK. Netlink work goes through a socket opened in
 /// the container's namespace and used from the calling thread; only the /proc/sys writes enter the
-/// namespace (once, on a dedicated thread).
+/// namespace (once, on the calling thread, which then returns to its own).
 /// </summary>
 public static class ContainerInterface
 {

@@ -31,6 +31,7 @@ internal static unsafe partial class Libc
 
     // open(2)
     internal const int O_RDONLY = 0;
+    internal const int O_WRONLY = 1;
     internal const int O_CLOEXEC = 0x80000;
 
     // flock(2)

@@ -1,4 +1,3 @@
-using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using Cni.Linux.Interop;
 
@@ -73,33 +72,20 @@ public sealed class NetNs : SafeHandle
         return NamedNamespaceDirectory + "/" + name;
     }
 
-    /// <summary>Runs <paramref name="action"/> inside this namespace on a dedicated thread and returns its result.</summary>
+    /// <summary>
+    /// Runs <paramref name="action"/> inside this namespace and returns its result. It runs on the calling thread,
+    /// which enters the namespace for the duration and returns to its own (setns changes only the calling thread's
+    /// namespace; the reference plugins do the same with a locked OS thread); a thread that cannot return stops the
+    /// process. A dedicated thread per call cost more than the work inside most namespaces.
+    /// </summary>
     public T Run<T>(Func<T> action)
     {
         ArgumentNullException.ThrowIfNull(action);
-        T result = default!;
-        ExceptionDispatchInfo? failure = null;
         bool added = false;
         DangerousAddRef(ref added);
         try
         {
-            var thread = new Thread(() =>
-            {
-                try
-                {
-                    result = RunOnThisThread(action);
-                }
-                catch (Exception e)
-                {
-                    failure = ExceptionDispatchInfo.Capture(e);
-                }
-            }, maxStackSize: 512 * 1024)
-            {
-                IsBackground = true,
-                Name = "netns",
-            };
-            thread.UnsafeStart();
-            thread.Join();
+            return RunOnThisThread(action);
         }
         finally
         {
@@ -108,11 +94,9 @@ public sealed class NetNs : SafeHandle
                 DangerousRelease();
             }
         }
-        failure?.Throw();
-        return result;
     }
 
-    /// <summary>Runs <paramref name="action"/> inside this namespace on a dedicated thread.</summary>
+    /// <summary>Runs <paramref name="action"/> inside this namespace (see <see cref="Run{T}"/>).</summary>
     public void Run(Action action)
     {
         ArgumentNullException.ThrowIfNull(action);

@@ -197,7 +197,9 @@ public sealed class NftConnection : IDisposable
     /// <summary>True once the connection's socket is closed.</summary>
     public bool IsClosed => _socket.Handle.IsClosed;
 
-    private static readonly List<NftConnection> s_closeLater = [];
+    // Per thread: a plugin call runs on one thread (namespaces are entered on it), and calls on other threads (tests
+    // run plugins in parallel in one process) keep their own connections.
+    [ThreadStatic] private static List<NftConnection>? t_closeLater;
 
     /// <summary>
     /// Puts off closing this connection until <see cref="CloseDeferred"/>. Closing an nfnetlink socket waits until
@@ -207,22 +209,18 @@ public sealed class NftConnection : IDisposable
     /// </summary>
     public NftConnection CloseLater()
     {
-        lock (s_closeLater)
-        {
-            s_closeLater.Add(this);
-        }
+        (t_closeLater ??= []).Add(this);
         return this;
     }
 
-    /// <summary>Closes every connection put off with <see cref="CloseLater"/>.</summary>
+    /// <summary>Closes every connection this thread put off with <see cref="CloseLater"/>.</summary>
     public static void CloseDeferred()
     {
-        NftConnection[] pending;
-        lock (s_closeLater)
+        if (t_closeLater is not { Count: > 0 } pending)
         {
-            pending = [.. s_closeLater];
-            s_closeLater.Clear();
+            return;
         }
+        t_closeLater = null;
         foreach (var connection in pending)
         {
             connection.Dispose();

@@ -88,7 +88,7 @@ public sealed unsafe class NetlinkSocket : IDisposable
     }
 
     /// <summary>
-    /// Opens a socket inside <paramref name="ns"/>: a dedicated thread enters the namespace
+    /// Opens a socket inside <paramref name="ns"/>: the calling thread enters the namespace
     /// only long enough to create the socket, which stays bound to that namespace.
     /// </summary>
     public static NetlinkSocket OpenIn(NetNs ns, NetlinkProtocol protocol)

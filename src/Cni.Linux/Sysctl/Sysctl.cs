@@ -1,4 +1,4 @@
-using Microsoft.Win32.SafeHandles;
+using Cni.Linux.Interop;
 
 namespace Cni.Linux;
 
@@ -12,21 +12,45 @@ public static class Sysctl
 {
     public const string Root = "/proc/sys/";
 
-    /// <summary>Reads a value, without the trailing newline.</summary>
-    public static string Read(string key)
+    /// <summary>Reads a value, without the trailing newline. A missing key or a refused read is a <see cref="LinuxException"/>.</summary>
+    public static unsafe string Read(string key)
     {
         string path = PathOf(key);
-        return File.ReadAllText(path).TrimEnd('\n');
+        // open/read/close: FileStream would add fstatfs, flock and lseek calls to every sysctl a plugin touches.
+        using var fd = SafeFileDescriptor.Open(path, Libc.O_RDONLY);
+        byte* buf = stackalloc byte[4096];
+        int total = 0;
+        while (total < 4096)
+        {
+            nint n = Libc.read(fd.Number, buf + total, (nuint)(4096 - total));
+            if (n < 0)
+            {
+                throw LinuxException.FromLastError("read " + path);
+            }
+            if (n == 0)
+            {
+                break;
+            }
+            total += (int)n;
+        }
+        return System.Text.Encoding.UTF8.GetString(buf, total).TrimEnd('\n');
     }
 
-    /// <summary>Writes a value (a single write, as the kernel expects).</summary>
-    public static void Write(string key, string value)
+    /// <summary>Writes a value (a single write, as the kernel expects). A missing key or a refused write is a <see cref="LinuxException"/>.</summary>
+    public static unsafe void Write(string key, string value)
     {
         ArgumentNullException.ThrowIfNull(value);
         string path = PathOf(key);
         byte[] bytes = System.Text.Encoding.UTF8.GetBytes(value);
-        using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Write);
-        RandomAccess.Write(handle, bytes, 0);
+        using var fd = SafeFileDescriptor.Open(path, Libc.O_WRONLY);
+        fixed (byte* b = bytes)
+        {
+            nint n = Libc.write(fd.Number, b, (nuint)bytes.Length);
+            if (n < 0)
+            {
+                throw LinuxException.FromLastError("write " + path);
+            }
+        }
     }
 
     /// <summary>Maps a key to its /proc/sys path after checking it stays under /proc/sys/net.</summary>
