@@ -33,10 +33,24 @@ public sealed record MasqueradeRecord(IReadOnlyList<IPPrefix> Addresses, IReadOn
     private static IPPrefix[] Outermost(IEnumerable<IPPrefix> prefixes)
     {
         IPPrefix[] networks = prefixes.Select(s => s.Network).Distinct().ToArray();
-        return networks
-            .Where(s => !networks.Any(o => o.PrefixLength < s.PrefixLength && o.Contains(s.Address)))
-            .OrderBy(s => s.IsV4 ? 0 : 1).ThenBy(s => Convert.ToHexString(s.Address.GetAddressBytes())).ThenBy(s => s.PrefixLength)
-            .ToArray();
+        var outermost = new List<IPPrefix>(networks.Length);
+        foreach (var s in networks)
+        {
+            bool nested = false;
+            foreach (var o in networks)
+                nested |= o.PrefixLength < s.PrefixLength && o.Contains(s.Address);
+            if (!nested) outermost.Add(s);
+        }
+        // IPv4 first, then by address bytes, then by prefix length. (Array.Sort with a comparison: LINQ's
+        // OrderBy/ThenBy builds its generic machinery at run time in a NativeAOT process.)
+        IPPrefix[] sorted = [.. outermost];
+        Array.Sort(sorted, static (a, b) =>
+        {
+            int c = (a.IsV4 ? 0 : 1) - (b.IsV4 ? 0 : 1);
+            if (c == 0) c = a.Address.GetAddressBytes().AsSpan().SequenceCompareTo(b.Address.GetAddressBytes());
+            return c != 0 ? c : a.PrefixLength.CompareTo(b.PrefixLength);
+        });
+        return sorted;
     }
 
     /// <summary>The excluded subnets of one family.</summary>

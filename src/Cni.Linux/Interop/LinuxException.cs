@@ -9,18 +9,25 @@ namespace Cni.Linux.Interop;
 public class LinuxException : Exception
 {
     public LinuxException(Errno errno, string operation)
-        : base(Describe(errno, operation, detail: null))
+        : this(errno, operation, detail: null)
     {
-        Errno = errno;
-        Operation = operation;
     }
 
     protected LinuxException(Errno errno, string operation, string? detail)
-        : base(Describe(errno, operation, detail))
     {
         Errno = errno;
         Operation = operation;
+        _detail = detail;
     }
+
+    private readonly string? _detail;
+    private string? _message;
+
+    /// <summary>
+    /// "operation: ENAME (text)[: detail]", composed when first read: many of these are answers a caller expects
+    /// ("no such device" while probing a name) and are never shown, and naming an errno is not free.
+    /// </summary>
+    public override string Message => _message ??= Describe(Errno, Operation, _detail);
 
     /// <summary>The errno the kernel returned.</summary>
     public Errno Errno { get; }

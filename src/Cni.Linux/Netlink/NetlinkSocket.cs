@@ -18,7 +18,9 @@ public delegate void NetlinkMessageVisitor(NetlinkMessage message);
 /// </summary>
 public sealed unsafe class NetlinkSocket : IDisposable
 {
-    private const int InitialReceiveBuffer = 32 * 1024;
+    // Most replies are an ack or one object; a larger one is announced by the MSG_PEEK|MSG_TRUNC peek and the buffer grows.
+    // (A bigger initial buffer costs zeroed pages in every socket a short-lived plugin opens.)
+    private const int InitialReceiveBuffer = 4096;
 
     private readonly SafeFileDescriptor _fd;
     private byte[] _receiveBuffer = new byte[InitialReceiveBuffer];

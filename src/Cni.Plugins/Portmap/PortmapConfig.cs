@@ -102,11 +102,18 @@ public sealed class PortmapConfig
             }
             result.Add(new PortMapping((ushort)e.HostPort, (ushort)e.ContainerPort, protocol, hostIP));
         }
-        var duplicate = result.GroupBy(m => (m.Protocol, m.HostPort, Host: m.IsWildcard ? "*" + m.HostIP?.AddressFamily : m.HostIP!.ToString()))
-            .FirstOrDefault(g => g.Select(m => m.ContainerPort).Distinct().Count() > 1);
-        if (duplicate is not null)
-            throw CniException.InvalidConfig($"host port {duplicate.Key.HostPort}/{duplicate.Key.Protocol.ToString().ToLowerInvariant()} is mapped twice to different container ports",
-                string.Join(", ", duplicate.Select(m => m.ToString())));
+        // One host port (protocol, port, address or wildcard of a family) must not lead to two container ports.
+        // A plain dictionary: grouping by a tuple and naming enums cost run-time type building in NativeAOT.
+        static string HostKey(PortMapping m) =>
+            $"{(int)m.Protocol}|{m.HostPort}|{(m.IsWildcard ? "*" + (m.HostIP is null ? "" : ((int)m.HostIP.AddressFamily).ToString(CultureInfo.InvariantCulture)) : m.HostIP!.ToString())}";
+        var seen = new Dictionary<string, ushort>(StringComparer.Ordinal);
+        foreach (var m in result)
+        {
+            string key = HostKey(m);
+            if (!seen.TryAdd(key, m.ContainerPort) && seen[key] != m.ContainerPort)
+                throw CniException.InvalidConfig($"host port {m.HostPort}/{m.Protocol.ToString().ToLowerInvariant()} is mapped twice to different container ports",
+                    string.Join(", ", result.Where(x => HostKey(x) == key).Select(x => x.ToString())));
+        }
         return result;
     }
 }
