@@ -246,4 +246,25 @@ public sealed class NetfilterKernelTests : IDisposable
         Assert.ThrowsAny<NetlinkException>(() => _nft.Commit(new NftTransaction().AddElements(NftFamily.Inet, Table, "exempt4",
             [NftSetElement.Range(Pair("10.88.0.6", "10.1.0.0"), Pair("10.88.0.6", "10.1.255.255"))])));
     }
+
+    [KernelFact]
+    public void CloseLater_keeps_connections_open_until_this_threads_CloseDeferred()
+    {
+        var first = _ns.Nft().CloseLater();
+        var second = _ns.Nft().CloseLater();
+        first.Commit(Skeleton());
+        Assert.False(first.IsClosed);
+
+        // Another thread's deferred closes are its own.
+        var other = new Thread(NftConnection.CloseDeferred);
+        other.Start();
+        other.Join();
+        Assert.False(first.IsClosed);
+        Assert.False(second.IsClosed);
+
+        NftConnection.CloseDeferred();
+        Assert.True(first.IsClosed);
+        Assert.True(second.IsClosed);
+        NftConnection.CloseDeferred(); // nothing left: a no-op
+    }
 }
