@@ -56,8 +56,7 @@ public static class IpamDelegate
     {
         string type = request.Config.IpamType!;
         string exe = Find(type, request.Path);
-        var environment = request.Environment.Where(kv => kv.Key != "CNI_COMMAND")
-            .Append(new KeyValuePair<string, string>("CNI_COMMAND", command));
+        var environment = new CommandEnvironment(request.Environment, command);
         ChildProcessResult run;
         try
         {
@@ -73,13 +72,46 @@ public static class IpamDelegate
         return run.Stdout;
     }
 
-    private static ChildProcessResult RunInProcess(CniPlugin plugin, IEnumerable<KeyValuePair<string, string>> environment, byte[] stdin)
+    private static ChildProcessResult RunInProcess(CniPlugin plugin, IReadOnlyDictionary<string, string> environment, byte[] stdin)
     {
-        var env = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var kv in environment) env[kv.Key] = kv.Value;
         using var output = new MemoryStream();
-        int exit = Dispatcher.Run(plugin, env, new MemoryStream(stdin, writable: false), output, TextWriter.Null);
+        int exit = Dispatcher.Run(plugin, environment, new MemoryStream(stdin, writable: false), output, TextWriter.Null);
         return new ChildProcessResult(exit, output.ToArray());
+    }
+
+    /// <summary>
+    /// The caller's environment with CNI_COMMAND replaced: single variables are looked up in the caller's
+    /// (an in-process IPAM plugin reads half a dozen), the whole set is copied only when enumerated (a child
+    /// process's environment).
+    /// </summary>
+    private sealed class CommandEnvironment(IReadOnlyDictionary<string, string> inner, string command) : IReadOnlyDictionary<string, string>
+    {
+        private const string Key = "CNI_COMMAND";
+
+        public bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out string value)
+        {
+            if (key == Key)
+            {
+                value = command;
+                return true;
+            }
+            return inner.TryGetValue(key, out value);
+        }
+
+        public string this[string key] => TryGetValue(key, out var value) ? value : throw new KeyNotFoundException(key);
+        public bool ContainsKey(string key) => key == Key || inner.ContainsKey(key);
+        public int Count => inner.ContainsKey(Key) ? inner.Count : inner.Count + 1;
+        public IEnumerable<string> Keys => this.Select(kv => kv.Key);
+        public IEnumerable<string> Values => this.Select(kv => kv.Value);
+
+        public IEnumerator<KeyValuePair<string, string>> GetEnumerator()
+        {
+            foreach (var kv in inner)
+                if (kv.Key != Key) yield return kv;
+            yield return new KeyValuePair<string, string>(Key, command);
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     /// <summary>Passes the delegated plugin's own error through unchanged.</summary>

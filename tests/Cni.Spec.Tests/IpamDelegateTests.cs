@@ -78,4 +78,23 @@ public sealed class IpamDelegateTests : IDisposable
         var r = IpamDelegate.Add(request);
         Assert.Equal("10.0.0.1", r.IPs![0].Gateway);
     }
+
+    [Fact]
+    public void A_delegated_plugin_gets_the_callers_environment_with_the_delegated_command()
+    {
+        // The fake answers with what it was given: CNI_COMMAND (once, replaced) and a variable of the caller.
+        var request = RequestFor("""
+            n=$(env | grep -c '^CNI_COMMAND=')
+            echo "{\"cniVersion\": \"1.0.0\", \"ips\": [{\"address\": \"10.0.0.2/24\"}], \"dns\": {\"domain\": \"$CNI_COMMAND-$n-$PATH\"}}"
+            """);
+        var called = new CniRequest
+        {
+            Command = "CHECK",
+            Config = request.Config,
+            StdinData = request.StdinData,
+            Path = request.Path,
+            Environment = new Dictionary<string, string> { ["CNI_COMMAND"] = "CHECK", ["PATH"] = "/usr/bin:/bin" },
+        };
+        Assert.Equal("ADD-1-/usr/bin:/bin", IpamDelegate.Add(called).Dns!.Domain);
+    }
 }
