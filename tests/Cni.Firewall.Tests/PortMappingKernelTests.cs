@@ -89,6 +89,8 @@ public sealed class PortMappingKernelTests : IDisposable
         using Socket listener = serverNs.Run(() =>
         {
             var s = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp) { DualMode = true };
+            // The previous call's connection may still be in TIME_WAIT on this port (the server side closes first).
+            s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             s.Bind(new IPEndPoint(IPAddress.IPv6Any, serverPort));
             s.Listen(4);
             return s;
