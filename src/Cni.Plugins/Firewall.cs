@@ -15,20 +15,7 @@ public static class Firewall
     public static IInternalNetwork InternalNetwork() => new NftInternalNetwork();
     public static IMacSpoofCheck MacSpoofCheck() => new NftMacSpoofCheck();
 
-    [ThreadStatic] private static NftConnection? t_connection;
-
-    /// <summary>
-    /// The plugin call's nftables connection: opened on first use, shared by every rule set of the call and closed
-    /// when the call ends (<see cref="Dispatcher"/> calls <see cref="NftConnection.CloseDeferred"/>), so the close
-    /// does not wait for the kernel's release of the last commit (see <see cref="NftConnection.CloseLater"/>).
-    /// </summary>
-    private static NftConnection Connection()
-    {
-        if (t_connection is { } open && !open.IsClosed) return open;
-        return t_connection = NftConnection.Open().CloseLater();
-    }
-
-    private static CniException Failed(string what, Exception e) =>
+    internal static CniException Failed(string what, Exception e) =>
         new(ErrorCode.Internal, $"{what}: {e.Message}", e is LinuxException le ? le.ErrnoName : null);
 
     private sealed class NftMasquerade : IMasquerade
@@ -37,7 +24,7 @@ public static class Firewall
         {
             try
             {
-                var nft = Connection();
+                var nft = NftConnection.ForCall();
                 new MasqueradeRules(nft).Add(network, tag.ContainerId, tag.IfName, addresses);
             }
             catch (Exception e) when (e is LinuxException)
@@ -50,7 +37,7 @@ public static class Firewall
         {
             try
             {
-                var nft = Connection();
+                var nft = NftConnection.ForCall();
                 new MasqueradeRules(nft).Remove(tag.ContainerId, tag.IfName);
             }
             catch (Exception e) when (e is LinuxException)
@@ -64,7 +51,7 @@ public static class Firewall
             IReadOnlyList<string> problems;
             try
             {
-                var nft = Connection();
+                var nft = NftConnection.ForCall();
                 problems = new MasqueradeRules(nft).Check(tag.ContainerId, tag.IfName, addresses);
             }
             catch (Exception e) when (e is LinuxException)
@@ -82,7 +69,7 @@ public static class Firewall
         {
             try
             {
-                var nft = Connection();
+                var nft = NftConnection.ForCall();
                 new InternalNetworkRules(nft).Ensure(bridge);
             }
             catch (Exception e) when (e is LinuxException)
@@ -96,7 +83,7 @@ public static class Firewall
             bool present;
             try
             {
-                var nft = Connection();
+                var nft = NftConnection.ForCall();
                 present = new InternalNetworkRules(nft).IsInternal(bridge);
             }
             catch (Exception e) when (e is LinuxException)
@@ -114,7 +101,7 @@ public static class Firewall
         {
             try
             {
-                var nft = Connection();
+                var nft = NftConnection.ForCall();
                 new MacSpoofRules(nft).Add(network, tag, hostInterface, mac.ToBytes());
             }
             catch (Exception e) when (e is LinuxException)
@@ -127,7 +114,7 @@ public static class Firewall
         {
             try
             {
-                var nft = Connection();
+                var nft = NftConnection.ForCall();
                 new MacSpoofRules(nft).Remove(tag);
             }
             catch (Exception e) when (e is LinuxException)
@@ -141,7 +128,7 @@ public static class Firewall
             IReadOnlyList<string> problems;
             try
             {
-                var nft = Connection();
+                var nft = NftConnection.ForCall();
                 problems = new MacSpoofRules(nft).Check(tag, hostInterface, mac.ToBytes());
             }
             catch (Exception e) when (e is LinuxException)
@@ -156,7 +143,7 @@ public static class Firewall
         {
             try
             {
-                var nft = Connection();
+                var nft = NftConnection.ForCall();
                 new MacSpoofRules(nft).Gc(network, valid);
             }
             catch (Exception e) when (e is LinuxException)

@@ -213,9 +213,18 @@ public sealed class NftConnection : IDisposable
         return this;
     }
 
+    [ThreadStatic] private static NftConnection? t_forCall;
+
+    /// <summary>
+    /// The calling thread's connection for the current plugin call: opened on first use, shared by every rule
+    /// set of the call, closed by <see cref="CloseDeferred"/> when the call ends (see <see cref="CloseLater"/>).
+    /// </summary>
+    public static NftConnection ForCall() => t_forCall ??= Open().CloseLater();
+
     /// <summary>Closes every connection this thread put off with <see cref="CloseLater"/>.</summary>
     public static void CloseDeferred()
     {
+        t_forCall = null;
         if (t_closeLater is not { Count: > 0 } pending)
         {
             return;

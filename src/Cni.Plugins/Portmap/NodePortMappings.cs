@@ -16,15 +16,10 @@ namespace Cni.Plugins.Portmap;
 /// </summary>
 public sealed class NodePortMappings : IPortMappingFirewall
 {
-    private NftConnection? _nft;
-
     public static IPortMappingFirewall Open() => new NodePortMappings();
 
-    // Closed when the plugin call ends (NftConnection.CloseLater), after the call's remaining work.
-    private PortMappingRules Rules => new(_nft ??= NftConnection.Open().CloseLater());
-
-    private static CniException Failed(string what, Exception e) =>
-        new(ErrorCode.Internal, $"{what}: {e.Message}", e is LinuxException le ? le.ErrnoName : null);
+    // The call's nftables connection, closed when the plugin call ends, after the call's remaining work.
+    private static PortMappingRules Rules => new(NftConnection.ForCall());
 
     public IReadOnlyList<PortMappingElement> Add(Cni.Spec.Attachment attachment, string network, IReadOnlyList<PortMapping> mappings,
         IPAddress? containerV4, IPAddress? containerV6, IReadOnlyList<IPPrefix> hairpinSources, PortMappingOptions options)
@@ -35,7 +30,7 @@ public sealed class NodePortMappings : IPortMappingFirewall
         }
         catch (LinuxException e)
         {
-            throw Failed("unable to set up nftables rules for port mappings", e);
+            throw Firewall.Failed("unable to set up nftables rules for port mappings", e);
         }
     }
 
@@ -47,7 +42,7 @@ public sealed class NodePortMappings : IPortMappingFirewall
         }
         catch (LinuxException e)
         {
-            throw Failed("error deleting port-mapping rules", e);
+            throw Firewall.Failed("error deleting port-mapping rules", e);
         }
     }
 
@@ -59,7 +54,7 @@ public sealed class NodePortMappings : IPortMappingFirewall
         }
         catch (LinuxException e)
         {
-            throw Failed("unable to read port-mapping rules", e);
+            throw Firewall.Failed("unable to read port-mapping rules", e);
         }
     }
 
@@ -71,7 +66,7 @@ public sealed class NodePortMappings : IPortMappingFirewall
         }
         catch (LinuxException e)
         {
-            throw Failed("unable to collect port-mapping rules", e);
+            throw Firewall.Failed("unable to collect port-mapping rules", e);
         }
     }
 
@@ -138,5 +133,5 @@ public sealed class NodePortMappings : IPortMappingFirewall
         return list;
     }
 
-    public void Dispose() { } // the connection is closed with the call's deferred ones
+    public void Dispose() { } // the call's connection is closed when the call ends (NftConnection.CloseDeferred)
 }
