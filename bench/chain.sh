@@ -8,6 +8,8 @@
 # gets N container namespaces: N ADDs, then N DELs, each call timed alone. Sides alternate per round.
 # Prints the median and p90 per call and the ratio reference/ours. Needs root; touches only
 # namespaces it creates (prefix cnib-), and removes them on exit.
+# Each call is timed by bench/cnirun, which starts the cnitool itself (fork/exec, as a runtime would) from
+# inside the node namespace, so the shell, nsenter and env processes around a call are not in its time.
 # CAP_ARGS (cnitool's capability args) passes through as is. CAP_ARGS_TEMPLATE, when set, gives each
 # container its own: @I@ becomes the container number i, @PORT@ becomes 20000+i, e.g.
 #   CAP_ARGS_TEMPLATE='{"portMappings":[{"hostPort":@PORT@,"containerPort":80,"protocol":"tcp"}]}'
@@ -27,6 +29,8 @@ LABEL_OURS=${LABEL_OURS:-ours}
 CNITOOL=${CNITOOL:-$ROOT/integration/cnitool/cnitool}
 [ -x "$CNITOOL" ] || bash "$ROOT/integration/cnitool/build.sh" >&2
 WORK=$(mktemp -d /tmp/cnib.XXXXXX)
+CNIRUN=$WORK/cnirun
+(cd "$ROOT/bench/cnirun" && go build -o "$CNIRUN" .) || { echo "cannot build bench/cnirun (needs golang-go)" >&2; exit 1; }
 TAG=$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
 NODE=cnib-node-$TAG
 
@@ -41,10 +45,10 @@ stats() { # FILE -> "median p90"
   sort -n "$1" | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; p=a[int(NR*0.9+0.5)]; printf "%.2f %.2f\n", m, p}'
 }
 
-cap_args() { # I -> "CAP_ARGS=..." for container I when CAP_ARGS_TEMPLATE is set (no spaces allowed in it)
+cap_args() { # I -> the capability args of container I when CAP_ARGS_TEMPLATE is set (no spaces allowed in it)
   [ -n "${CAP_ARGS_TEMPLATE:-}" ] || return 0
   local v=${CAP_ARGS_TEMPLATE//@PORT@/$((20000 + $1))}
-  printf 'CAP_ARGS=%s' "${v//@I@/$1}"
+  printf '%s' "${v//@I@/$1}"
 }
 
 run_side() { # SIDE BINDIR ROUND
@@ -58,21 +62,17 @@ run_side() { # SIDE BINDIR ROUND
   ip netns add "$NODE"; ip -n "$NODE" link set lo up
   if [ -n "${NODE_SETUP:-}" ]; then nsenter --net="/var/run/netns/$NODE" sh -c "$NODE_SETUP"; fi
   for i in $(seq "$N"); do ip netns add "cnib-c$i-$TAG"; done
-  local env=(NETCONFPATH="$conf" CNI_PATH="$bin" CNI_CACHE_DIR="$cache" CNI_IFNAME=eth0)
-  for i in $(seq "$N"); do
-    t0=$EPOCHREALTIME
-    nsenter --net="/var/run/netns/$NODE" env "${env[@]}" $(cap_args "$i") CNI_CONTAINERID="c$i" "$CNITOOL" add "$net" "/var/run/netns/cnib-c$i-$TAG" >/dev/null \
-      || { echo "ADD failed on $side" >&2; exit 1; }
-    t1=$EPOCHREALTIME
-    echo "($t1 - $t0) * 1000" | bc -l >> "$WORK/$side-add"
+  local calls=$WORK/$side-calls-$round
+  : > "$calls"
+  for op in add del; do
+    for i in $(seq "$N"); do
+      echo "$op $net c$i /var/run/netns/cnib-c$i-$TAG $(cap_args "$i")" >> "$calls"
+    done
   done
-  for i in $(seq "$N"); do
-    t0=$EPOCHREALTIME
-    nsenter --net="/var/run/netns/$NODE" env "${env[@]}" $(cap_args "$i") CNI_CONTAINERID="c$i" "$CNITOOL" del "$net" "/var/run/netns/cnib-c$i-$TAG" >/dev/null \
-      || { echo "DEL failed on $side" >&2; exit 1; }
-    t1=$EPOCHREALTIME
-    echo "($t1 - $t0) * 1000" | bc -l >> "$WORK/$side-del"
-  done
+  nsenter --net="/var/run/netns/$NODE" env NETCONFPATH="$conf" CNI_PATH="$bin" CNI_CACHE_DIR="$cache" CNI_IFNAME=eth0 \
+    "$CNIRUN" -tool "$CNITOOL" < "$calls" > "$WORK/$side-times-$round" || { echo "a call failed on $side" >&2; exit 1; }
+  awk '$1 == "add" { print $2 }' "$WORK/$side-times-$round" >> "$WORK/$side-add"
+  awk '$1 == "del" { print $2 }' "$WORK/$side-times-$round" >> "$WORK/$side-del"
   for i in $(seq "$N"); do ip netns del "cnib-c$i-$TAG"; done
   ip netns del "$NODE"
 }

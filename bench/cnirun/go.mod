@@ -1,0 +1,3 @@
+module sharpcni/bench/cnirun
+
+go 1.19
