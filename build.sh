@@ -38,7 +38,7 @@ test_deps() {
 # One ELF build ID for every plugin of a build, derived from the sources: a plugin runs the IPAM plugin
 # in-process only when the one on CNI_PATH carries its own build ID (see src/Cni.Spec/IpamDelegate.cs).
 suite_id() {
-  find src cmd Directory.Build.props -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' \) \
+  find src cmd Directory.Build.props -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name '*.c' \) \
     -not -path '*/obj/*' -not -path '*/bin/*' | LC_ALL=C sort | xargs sha1sum | sha1sum | cut -c1-40
 }
 

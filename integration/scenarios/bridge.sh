@@ -87,10 +87,11 @@ check_fails "ADD with a failing IPAM fails" cni_run "$NODE" add brfail "$C3"
 check "failed ADD left no veth in the node" test "$(veths)" -eq "$before"
 check "failed ADD left no interface in the container" link_absent "$C3" eth0
 
-# strace: ADD starts no process but the IPAM plugin (and not even that when it is our own build).
+# strace: ADD starts no process but the IPAM plugin (and not even that when it is our own build), and no
+# process reads the node's mount table (the .NET runtime's cgroup probe, cut at link time: cmd/no-cgroup-probe.c).
 if command -v strace >/dev/null 2>&1; then
     trace="$SCENARIO_TMP/strace.out"
-    printf '#!/bin/sh\nexec strace -f -qq -e trace=execve -o %s %s "$@"\n' "$trace" "$CNITOOL" >"$SCENARIO_TMP/traced-cnitool"
+    printf '#!/bin/sh\nexec strace -f -qq -e trace=execve,open,openat -o %s %s "$@"\n' "$trace" "$CNITOOL" >"$SCENARIO_TMP/traced-cnitool"
     chmod +x "$SCENARIO_TMP/traced-cnitool"
     plain_cnitool="$CNITOOL"
     CNITOOL="$SCENARIO_TMP/traced-cnitool"
@@ -99,6 +100,7 @@ if command -v strace >/dev/null 2>&1; then
     started="$(grep -o 'execve("[^"]*"' "$trace" | sed 's/execve("//;s/"//' | xargs -n1 basename | grep -vx cnitool | sort -u | tr '\n' ' ')"
     # Our host-local on CNI_PATH is the same build as our bridge, so it runs in-process: nothing else starts.
     check "ADD executed only the bridge plugin, host-local ran in-process (saw: $started)" test "$started" = "bridge "
+    check "no process of the ADD read /proc/self/mountinfo" test "$(grep -c 'mountinfo' "$trace")" -eq 0
     check "DEL c3 succeeds" cni_run "$NODE" del "$NET" "$C3"
 else
     skip "strace not installed"
