@@ -17,10 +17,11 @@ namespace Cni.Plugins;
 public sealed class Rollback : IDisposable
 {
     private readonly List<(string What, Action Undo)> _steps = [];
-    private readonly TextWriter _errors;
+    private readonly TextWriter? _errors;
     private bool _done;
 
-    public Rollback(TextWriter? errors = null) => _errors = errors ?? Console.Error;
+    /// <summary>Console.Error is looked up only when an undo step fails: setting it up costs every ADD that succeeds.</summary>
+    public Rollback(TextWriter? errors = null) => _errors = errors;
 
     /// <summary>The number of undo steps registered and not yet run or discarded.</summary>
     public int Count => _steps.Count;
@@ -54,7 +55,7 @@ public sealed class Rollback : IDisposable
             {
                 string line = $"rollback: {what} failed: {e.Message}";
                 failures.Add(line);
-                _errors.WriteLine(line);
+                (_errors ?? Console.Error).WriteLine(line);
             }
         }
         _steps.Clear();

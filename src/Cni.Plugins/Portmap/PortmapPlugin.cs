@@ -16,7 +16,7 @@ namespace Cni.Plugins.Portmap;
 public sealed class PortmapPlugin : CniPlugin
 {
     private readonly Func<IPortMappingFirewall> _firewall;
-    private readonly TextWriter _log;
+    private readonly TextWriter? _logOverride;
 
     public PortmapPlugin() : this(null) { }
 
@@ -24,8 +24,12 @@ public sealed class PortmapPlugin : CniPlugin
     public PortmapPlugin(Func<IPortMappingFirewall>? firewall, TextWriter? log = null)
     {
         _firewall = firewall ?? NodePortMappings.Open;
-        _log = log ?? Console.Error;
+        _logOverride = log;
     }
+
+    /// <summary>Where warnings go: stderr unless a test gave a writer. Resolved on first use: setting up
+    /// Console.Error costs a plugin call that has nothing to say (encoding, stream and writer set-up).</summary>
+    private TextWriter Log => _logOverride ?? Console.Error;
 
     public override string Name => "portmap";
 
@@ -44,7 +48,7 @@ public sealed class PortmapPlugin : CniPlugin
         var attachment = Cni.Spec.Attachment.Create(request.ContainerId, request.IfName);
 
         using var firewall = _firewall();
-        using var rollback = new Rollback(_log);
+        using var rollback = new Rollback(_logOverride);
         var published = firewall.Add(attachment, request.Config.Name!, mappings, addresses.V4?.Address, addresses.V6?.Address, addresses.Subnets, options);
         rollback.Add("remove port mappings", () => firewall.Remove(attachment));
         if (addresses.V4 is { } v4 && published.Any(e => e.Set == PortMappingSet.Addr4 && IPAddress.IsLoopback(e.Address!)))
@@ -89,15 +93,21 @@ public sealed class PortmapPlugin : CniPlugin
     /// <summary>Best effort, after the rules are in place (as the reference): a failure is logged, not fatal.</summary>
     private void ForgetUdpFlows(IPortMappingFirewall firewall, IReadOnlyList<PortMappingElement> elements)
     {
-        var ports = elements.Where(e => e.IsDnat && e.Protocol == PortProtocol.Udp).Select(e => e.Published).ToArray();
-        if (ports.Length == 0) return;
+        // A loop, not Where(..).Select(..): the chained operator is a generic virtual method that NativeAOT
+        // resolves at run time, measurable in a plugin's whole call.
+        var ports = new List<PublishedPort>();
+        foreach (var e in elements)
+        {
+            if (e.IsDnat && e.Protocol == PortProtocol.Udp) ports.Add(e.Published);
+        }
+        if (ports.Count == 0) return;
         try
         {
             firewall.ForgetUdpFlows(ports);
         }
         catch (Exception e)
         {
-            _log.WriteLine($"portmap: failed to delete stale UDP conntrack entries: {e.Message}");
+            Log.WriteLine($"portmap: failed to delete stale UDP conntrack entries: {e.Message}");
         }
     }
 
