@@ -183,6 +183,37 @@ public sealed class NftConnection : IDisposable
         return found.Count > 0 ? found[0] : null;
     }
 
+    /// <summary>Longest wait in <see cref="AwaitExpiry"/>: one jiffy at HZ=100 and then some.</summary>
+    public static readonly TimeSpan ExpiryWaitLimit = TimeSpan.FromMilliseconds(12);
+
+    /// <summary>
+    /// After a commit of <see cref="NftTransaction.ExpireElements"/>: true once the element is gone (GET finds
+    /// nothing). The kernel expires it one jiffy after the commit at the latest; while GET still returns it with
+    /// that little time left, this sleeps 1 ms at a time, up to <paramref name="limit"/> (default
+    /// <see cref="ExpiryWaitLimit"/>). False at once when the element shows no expiry that close (a kernel without
+    /// the update support kept it as it was), and after the limit: the caller deletes it instead.
+    /// </summary>
+    public bool AwaitExpiry(NftFamily family, string table, string set, byte[] key, byte[]? keyEnd = null, TimeSpan? limit = null)
+    {
+        TimeSpan budget = limit ?? ExpiryWaitLimit;
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (int round = 0; round < 64; round++)
+        {
+            NftSetElement? element = GetElement(family, table, set, key, keyEnd);
+            if (element is null)
+            {
+                return true;
+            }
+            TimeSpan waited = System.Diagnostics.Stopwatch.GetElapsedTime(start);
+            if (element.Expiration is not TimeSpan left || waited + left > budget + TimeSpan.FromMilliseconds(1) || waited >= budget)
+            {
+                return false;
+            }
+            Thread.Sleep(1);
+        }
+        return false;
+    }
+
     /// <summary>True when the table exists.</summary>
     public bool TableExists(NftFamily family, string table) => ListTables(family).Any(t => t.Name == table);
 
