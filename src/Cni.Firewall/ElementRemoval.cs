@@ -15,6 +15,8 @@ namespace Cni.Firewall;
 /// timeout: a table made before this layout), and when the probe element is still there after
 /// <see cref="NftConnection.AwaitExpiry"/> (a kernel without the timeout update support, which accepts the
 /// message and changes nothing). The probe is the last element of the batch, which the kernel updates last.</para>
+/// <para>The wait is the price: one jiffy at most (4 ms at HZ=250), in place of the ~10 ms release. GC, which
+/// removes many attachments in one process, deletes instead (one release at exit in all).</para>
 /// </summary>
 internal sealed class ElementRemoval
 {
@@ -22,8 +24,6 @@ internal sealed class ElementRemoval
     private readonly NftTransaction _delete = new();
     private readonly HashSet<string> _planned = [];
     private (string Set, byte[] Key)? _probe;
-
-    public bool IsEmpty => _probe is null;
 
     /// <summary>
     /// Plans removing <paramref name="found"/>, an element of <paramref name="set"/> as GET returned it (its value,

@@ -243,11 +243,11 @@ public sealed class MasqueradeRules
     /// deleted where that does not work. Idempotent: nothing there is success. Once it returns, GET, dumps and
     /// packets no longer find the elements.
     /// </summary>
-    public void Remove(string containerId, string ifName) => Remove(new Attachment(containerId, ifName));
+    public void Remove(string containerId, string ifName) => Remove(new Attachment(containerId, ifName), expire: true);
 
-    private void Remove(Attachment attachment)
+    /// <summary><see cref="Remove(string, string)"/>, deleting from the start when not <paramref name="expire"/>.</summary>
+    private void Remove(Attachment attachment, bool expire)
     {
-        bool expire = true;
         for (int attempt = 0; ; attempt++)
         {
             if (Lookup(attachment) is not (NftSetElement index, MasqueradeRecord record))
@@ -482,7 +482,7 @@ public sealed class MasqueradeRules
             {
                 continue;
             }
-            Remove(attachment);
+            Remove(attachment, expire: false); // one release at exit for the whole GC rather than up to a jiffy per attachment
             removed.Add(attachment);
         }
         PruneExemptions();

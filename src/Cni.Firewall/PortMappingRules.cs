@@ -421,10 +421,12 @@ public sealed class PortMappingRules
     /// returns, GET, dumps and packets no longer find the elements.
     /// Returns the DNAT entries removed (for conntrack cleanup).
     /// </summary>
-    public IReadOnlyList<PortMappingElement> Remove(Attachment attachment)
+    public IReadOnlyList<PortMappingElement> Remove(Attachment attachment) => Remove(attachment, expire: true);
+
+    /// <summary><see cref="Remove(Attachment)"/>, deleting from the start when not <paramref name="expire"/>.</summary>
+    private IReadOnlyList<PortMappingElement> Remove(Attachment attachment, bool expire)
     {
         var removed = new List<PortMappingElement>();
-        bool expire = true;
         for (int attempt = 0; ; attempt++)
         {
             try
@@ -519,7 +521,8 @@ public sealed class PortMappingRules
         }
         foreach (Attachment a in stale)
         {
-            Remove(a);
+            // Deleted, not expired: expiring waits up to a jiffy per attachment, deleting costs one release at exit in all.
+            Remove(a, expire: false);
         }
         return stale;
     }
