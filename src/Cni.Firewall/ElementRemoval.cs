@@ -11,12 +11,15 @@ namespace Cni.Firewall;
 /// <see cref="NftTransaction.ExpireElements"/>) is updated in place, leaves nothing to release, and is
 /// invisible to lookups, GET and dumps one jiffy later; the set's garbage collector frees it in the
 /// background. The sets this is used for are made with <see cref="SharpCniTable.Expiring"/>.
+/// <para>After the commit one GET of a probe element, the last of the batch (which the kernel updates last), tells
+/// whether the kernel took the expiry (<see cref="NftConnection.ProbeExpiry"/>). Until the next jiffy (4 ms at
+/// HZ=250) the element is still there; <see cref="NftConnection.AwaitExpiryBeforeClose"/> waits for it to go, on
+/// the plugin call's connection at the end of the call, so the call's remaining work (the bridge deletes its
+/// veth) overlaps the wait; on other connections at once.</para>
 /// <para>Falls back to deleting: when a set has no timeouts (EINVAL, or EOPNOTSUPP for an element without a
-/// timeout: a table made before this layout), and when the probe element is still there after
-/// <see cref="NftConnection.AwaitExpiry"/> (a kernel without the timeout update support, which accepts the
-/// message and changes nothing). The probe is the last element of the batch, which the kernel updates last.</para>
-/// <para>The wait is the price: one jiffy at most (4 ms at HZ=250), in place of the ~10 ms release. GC, which
-/// removes many attachments in one process, deletes instead (one release at exit in all).</para>
+/// timeout: a table made before this layout), and when the probe element keeps its time (a kernel without the
+/// timeout update support accepts the message and changes nothing). GC, which removes many attachments in one
+/// process, deletes (one release at exit in all, rather than waits of up to a jiffy each).</para>
 /// </summary>
 internal sealed class ElementRemoval
 {
@@ -41,8 +44,9 @@ internal sealed class ElementRemoval
     }
 
     /// <summary>
-    /// Removes the planned elements: expires them (when <paramref name="expire"/>) and waits until they are gone,
-    /// or deletes them. Returns false when the elements were expired but are still there: the caller plans again
+    /// Removes the planned elements: expires them (when <paramref name="expire"/>) and waits until they are gone (or,
+    /// on the call's connection, until it closes), or deletes them. Returns false when the kernel kept the expired
+    /// elements as they were, or they outlived the wait: the caller plans again
     /// from fresh state and deletes (elements that expired meanwhile are no longer found, so the delete does
     /// not fail on them). Errors other than a set without timeouts propagate (ENOENT, EEXIST: a race).
     /// </summary>
@@ -66,6 +70,11 @@ internal sealed class ElementRemoval
             nft.Commit(_delete); // a set of the layout before timeouts: nothing was applied, delete instead
             return true;
         }
-        return nft.AwaitExpiry(SharpCniTable.Family, SharpCniTable.Name, set, key);
+        return nft.ProbeExpiry(SharpCniTable.Family, SharpCniTable.Name, set, key) switch
+        {
+            NftExpiry.Gone => true,
+            NftExpiry.Expiring => nft.AwaitExpiryBeforeClose(SharpCniTable.Family, SharpCniTable.Name, set, key),
+            _ => false,
+        };
     }
 }

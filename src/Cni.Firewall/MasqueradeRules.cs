@@ -240,8 +240,8 @@ public sealed class MasqueradeRules
 
     /// <summary>
     /// Removes everything made for the attachment: its elements expire (see <see cref="ElementRemoval"/>), or are
-    /// deleted where that does not work. Idempotent: nothing there is success. Once it returns, GET, dumps and
-    /// packets no longer find the elements.
+    /// deleted where that does not work. Idempotent: nothing there is success. Once it returns (on the plugin call's
+    /// connection, once the call ends: see <see cref="ElementRemoval"/>), GET, dumps and packets no longer find the elements.
     /// </summary>
     public void Remove(string containerId, string ifName) => Remove(new Attachment(containerId, ifName), expire: true);
 

@@ -418,7 +418,8 @@ public sealed class PortMappingRules
     /// Removes every element the attachment owns, found through its records (no prevResult, runtime
     /// config or namespace needed): they expire (see <see cref="ElementRemoval"/>), or are deleted where
     /// that does not work. Elements another attachment took over are left alone. Idempotent; once it
-    /// returns, GET, dumps and packets no longer find the elements.
+    /// returns (on the plugin call's connection, once the call ends: see <see cref="ElementRemoval"/>), GET, dumps
+    /// and packets no longer find the elements.
     /// Returns the DNAT entries removed (for conntrack cleanup).
     /// </summary>
     public IReadOnlyList<PortMappingElement> Remove(Attachment attachment) => Remove(attachment, expire: true);

@@ -353,13 +353,38 @@ public sealed class NetfilterKernelTests : IDisposable
     }
 
     [KernelFact]
+    public void On_a_connection_closed_later_the_wait_for_an_expiring_element_comes_at_the_close()
+    {
+        CommitExpiringSets();
+        var names = Enumerable.Range(0, 20).Select(i => new NftSetElement(NftData.InterfaceName("a" + i))).ToArray();
+        _nft.Commit(new NftTransaction().AddElements(NftFamily.Inet, Table, "names", names));
+        NftConnection call = _ns.Nft().CloseLater();
+        try
+        {
+            call.Commit(new NftTransaction().ExpireElements(NftFamily.Inet, Table, "names", names));
+            NftExpiry probe = call.ProbeExpiry(NftFamily.Inet, Table, "names", names[^1].Key);
+            Assert.NotEqual(NftExpiry.Kept, probe);
+            Assert.True(call.AwaitExpiryBeforeClose(NftFamily.Inet, Table, "names", names[^1].Key));
+        }
+        finally
+        {
+            NftConnection.CloseDeferred();
+        }
+        Assert.True(call.IsClosed);
+        Assert.Empty(_nft.ListElements(NftFamily.Inet, Table, "names"));
+        Assert.All(names, n => Assert.Null(_nft.GetElement(NftFamily.Inet, Table, "names", n.Key)));
+    }
+
+    [KernelFact]
     public void Awaiting_expiry_of_an_element_that_keeps_its_century_returns_false_at_once()
     {
         CommitExpiringSets();
         _nft.Commit(new NftTransaction().AddElements(NftFamily.Inet, Table, "names", [new NftSetElement(NftData.InterfaceName("a0"))]));
         var sw = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(NftExpiry.Kept, _nft.ProbeExpiry(NftFamily.Inet, Table, "names", NftData.InterfaceName("a0")));
         Assert.False(_nft.AwaitExpiry(NftFamily.Inet, Table, "names", NftData.InterfaceName("a0")));
         Assert.True(sw.Elapsed < TimeSpan.FromMilliseconds(500), sw.Elapsed.ToString());
         Assert.True(_nft.AwaitExpiry(NftFamily.Inet, Table, "names", NftData.InterfaceName("zz")));
+        Assert.Equal(NftExpiry.Gone, _nft.ProbeExpiry(NftFamily.Inet, Table, "names", NftData.InterfaceName("zz")));
     }
 }
