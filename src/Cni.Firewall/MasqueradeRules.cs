@@ -14,10 +14,10 @@ namespace Cni.Firewall;
 /// chain postrouting { type nat hook postrouting priority srcnat; policy accept;
 ///     ip saddr @masq4 ip saddr . ip daddr != @masq4-exempt ip daddr != 224.0.0.0/4 masquerade
 ///     ip6 saddr @masq6 ip6 saddr . ip6 daddr != @masq6-exempt ip6 daddr != ff00::/8 masquerade }
-/// set masq4 { type ipv4_addr }                                     10.88.0.5 comment "CID eth0"
+/// set masq4 { type ipv4_addr; timeout 36525d }                    10.88.0.5 comment "CID eth0"
 /// set masq4-exempt { type ipv4_addr . ipv4_addr; flags interval }  10.88.0.0/16 . 10.88.0.0/16 comment "NETWORK"
 /// set masq6 … set masq6-exempt …                                   (the same for IPv6)
-/// set masq-attachments { type ifname }                             "HASH" comment "CID eth0 NETWORK"
+/// set masq-attachments { type ifname; timeout 36525d }             "HASH" comment "CID eth0 NETWORK"
 /// </code>
 /// An exemption is "container network . excluded subnet", so it is shared by every container of the
 /// network: per container there are only hash-set elements, its addresses and its index entry.
@@ -28,6 +28,12 @@ namespace Cni.Firewall;
 /// elements, 35–45 ms at 1,000 through our netlink, 3.5 ms through nft), so Remove would not stay flat.
 /// Add, Remove and Check here are a few exact-key lookups plus one small transaction whatever the
 /// number of containers; GC reads the index once and prunes exemptions no address needs any more.</para>
+/// <para>The sets with per-container elements (masq4, masq6, masq-attachments) have timeouts, a century by
+/// default (<see cref="SharpCniTable.ElementLifetime"/>): Remove makes the attachment's elements expire rather
+/// than deleting them, which spares the DEL process the kernel's ~10 ms release of deleted elements when it
+/// closes its socket (<see cref="ElementRemoval"/>). A table made before (sets without timeouts) is kept: Add
+/// adds over its sets as they are (<see cref="SharpCniTable.AsFound"/>), Remove deletes. Add's replacements and
+/// take-overs delete.</para>
 /// <para>Limit: containers on the same subnet share its exemptions, so two networks with the same subnet
 /// and different excluded subnets exempt the union (if those overlap, the later ADD replaces the clash).</para>
 /// </summary>
@@ -54,15 +60,18 @@ public sealed class MasqueradeRules
     /// <summary>The table, the five sets and the base chain with its two rules.</summary>
     public static NftTransaction Skeleton(NftTransaction tx) => Chain(Sets(tx));
 
-    /// <summary>The table and the five sets (idempotent to add; costs the same at any size).</summary>
-    public static NftTransaction Sets(NftTransaction tx)
+    /// <summary>
+    /// The table and the five sets (idempotent to add; costs the same at any size). <paramref name="existingSets"/>,
+    /// the table's sets as read back, keeps sets of an older layout as they are.
+    /// </summary>
+    public static NftTransaction Sets(NftTransaction tx, IReadOnlyCollection<NftSet>? existingSets = null)
     {
         SharpCniTable.AddTable(tx);
-        tx.AddSet(Set(Set4, NftDataType.Ipv4Address, "masquerade: container addresses"));
-        tx.AddSet(Set(Set6, NftDataType.Ipv6Address, "masquerade: container addresses"));
+        tx.AddSet(SharpCniTable.AsFound(SharpCniTable.Expiring(Set(Set4, NftDataType.Ipv4Address, "masquerade: container addresses")), existingSets));
+        tx.AddSet(SharpCniTable.AsFound(SharpCniTable.Expiring(Set(Set6, NftDataType.Ipv6Address, "masquerade: container addresses")), existingSets));
         tx.AddSet(Set(Exempt4, NftDataType.Concat(NftDataType.Ipv4Address, NftDataType.Ipv4Address), ExemptComment) with { Flags = NftSetFlags.Interval });
         tx.AddSet(Set(Exempt6, NftDataType.Concat(NftDataType.Ipv6Address, NftDataType.Ipv6Address), ExemptComment) with { Flags = NftSetFlags.Interval });
-        return tx.AddSet(Set(AttachmentSet, NftDataType.InterfaceName, "masquerade: index of attachments (tag hash)"));
+        return tx.AddSet(SharpCniTable.AsFound(SharpCniTable.Expiring(Set(AttachmentSet, NftDataType.InterfaceName, "masquerade: index of attachments (tag hash)")), existingSets));
     }
 
     /// <summary>
@@ -185,8 +194,16 @@ public sealed class MasqueradeRules
         NftTransaction elements = PlanElements(network, attachment, record); // refuses what cannot be stored before any lookup
         for (int attempt = 0; ; attempt++)
         {
-            var batch = new ElementBatch(Sets(new NftTransaction()));
-            if (!BaseRulesInPlace())
+            // With the two rules in place their sets exist: the first attempt adds no set. Sets and chain are added
+            // when the rules are not in place, and on the second attempt over the sets as they are (a set missing,
+            // or sets of the layout before timeouts, which refuse ours with EEXIST).
+            var batch = new ElementBatch(new NftTransaction());
+            bool rulesInPlace = BaseRulesInPlace();
+            if (attempt > 0 || !rulesInPlace)
+            {
+                Sets(batch.Transaction, attempt > 0 ? SharpCniTable.ListSets(_nft) : null);
+            }
+            if (!rulesInPlace)
             {
                 Chain(batch.Transaction);
             }
@@ -221,27 +238,43 @@ public sealed class MasqueradeRules
         }
     }
 
-    /// <summary>Removes everything made for the attachment. Idempotent: nothing there is success.</summary>
-    public void Remove(string containerId, string ifName) => Remove(new Attachment(containerId, ifName));
+    /// <summary>
+    /// Removes everything made for the attachment: its elements expire (see <see cref="ElementRemoval"/>), or are
+    /// deleted where that does not work. Idempotent: nothing there is success. Once it returns (on the plugin call's
+    /// connection, once the call ends: see <see cref="ElementRemoval"/>), GET, dumps and packets no longer find the elements.
+    /// </summary>
+    public void Remove(string containerId, string ifName) => Remove(new Attachment(containerId, ifName), expire: true);
 
-    private void Remove(Attachment attachment)
+    /// <summary><see cref="Remove(string, string)"/>, deleting from the start when not <paramref name="expire"/>.</summary>
+    private void Remove(Attachment attachment, bool expire)
     {
         for (int attempt = 0; ; attempt++)
         {
-            if (Lookup(attachment) is not (NftSetElement, MasqueradeRecord record))
+            if (Lookup(attachment) is not (NftSetElement index, MasqueradeRecord record))
             {
                 return;
             }
-            var batch = new ElementBatch(new NftTransaction());
-            DeleteAttachment(batch, attachment, record);
+            var removal = new ElementRemoval();
+            foreach (IPAddress address in record.Addresses.Select(a => a.Address))
+            {
+                NftSetElement? element = _nft.GetElement(SharpCniTable.Family, SharpCniTable.Name, AddressSet(address), NftData.Address(address));
+                if (element is not null && element.Comment == attachment.Tag)
+                {
+                    removal.Add(AddressSet(address), element);
+                }
+            }
+            removal.Add(AttachmentSet, index);
             try
             {
-                _nft.Commit(batch.Transaction);
-                return;
+                if (removal.Commit(_nft, expire))
+                {
+                    return;
+                }
+                expire = false; // expired but still there: delete what is left
             }
-            catch (Exception e) when (attempt == 0 && NftConnection.IsNotFound(e))
+            catch (Exception e) when (attempt < 2 && (NftConnection.IsNotFound(e) || e is LinuxException { Errno: Errno.EEXIST }))
             {
-                // Raced with another DEL/GC: plan again from fresh state.
+                // Raced with another ADD/DEL/GC: plan again from fresh state.
             }
         }
     }
@@ -449,7 +482,7 @@ public sealed class MasqueradeRules
             {
                 continue;
             }
-            Remove(attachment);
+            Remove(attachment, expire: false); // one release at exit for the whole GC rather than up to a jiffy per attachment
             removed.Add(attachment);
         }
         PruneExemptions();

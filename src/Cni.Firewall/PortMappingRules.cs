@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Cni.Linux.Interop;
 using Cni.Linux.Netfilter;
 using Cni.Spec;
 
@@ -68,13 +69,13 @@ public sealed record PortMappingElement(PortMappingSet Set, IPAddress? Address, 
 /// destinations up in maps, and one map element per mapping. No per-container chains and no verdict
 /// elements, so adding or removing a container's mappings costs the same however many exist.
 /// <code>
-/// map pm-addr4 { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service }   hostIP-bound and 127.0.0.1 mappings
-/// map pm-any4  { type inet_proto . inet_service : ipv4_addr . inet_service }               mappings for every local address
+/// map pm-addr4 { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; timeout 36525d }   hostIP-bound and 127.0.0.1 mappings
+/// map pm-any4  { type inet_proto . inet_service : ipv4_addr . inet_service; timeout 36525d }               mappings for every local address
 /// map pm-addr6, pm-any6                                                                    the same for IPv6
-/// set pm-dest4, pm-dest6 { container addresses }     hairpin/localhost connections to them are masqueraded (snat)
-/// set pm-masqall4, pm-masqall6                        every DNATed connection to them is masqueraded (masqAll)
+/// set pm-dest4, pm-dest6 { container addresses; timeout 36525d }  hairpin/localhost connections to them are masqueraded (snat)
+/// set pm-masqall4, pm-masqall6 { timeout 36525d }     every DNATed connection to them is masqueraded (masqAll)
 /// set pm-src4, pm-src6 { flags interval }             container subnets: sources of hairpin connections (per network, kept)
-/// map pm-records { type mark . mark . mark : mark . ipv6_addr . inet_proto . inet_service }
+/// map pm-records { type mark . mark . mark : mark . ipv6_addr . inet_proto . inet_service; timeout 36525d }
 ///     per attachment: FNV-1a(tag) . index → which element it owns; DEL and GC need nothing else.
 /// chain pm-prerouting { type nat hook prerouting priority dstnat
 ///     fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @pm-addr4
@@ -90,6 +91,12 @@ public sealed record PortMappingElement(PortMappingSet Set, IPAddress? Address, 
 /// </code>
 /// Elements carry the attachment's tag ("containerID ifname") as comment; an element whose key another
 /// attachment holds is taken over (last ADD wins, as in the reference).
+/// <para>Every set and map with per-attachment elements has timeouts, with a century as default
+/// (<see cref="SharpCniTable.ElementLifetime"/>; <c>nft list</c> shows "expires …" on each element): DEL makes
+/// the attachment's elements expire instead of deleting them, which spares the process the kernel's ~10 ms
+/// release of deleted elements at exit (<see cref="ElementRemoval"/>). A table made before (sets without
+/// timeouts) is kept as it is: ADD adds over its sets (<see cref="SharpCniTable.AsFound"/>), DEL deletes.
+/// ADD's own replacements and take-overs delete.</para>
 /// </summary>
 public sealed class PortMappingRules
 {
@@ -177,29 +184,32 @@ public sealed class PortMappingRules
         return elements.DistinctBy(e => (e.Set, Convert.ToHexString(e.Key))).ToArray();
     }
 
-    /// <summary>The tables, sets, maps and the three base chains with their constant rules (flush + add: idempotent).</summary>
-    public static NftTransaction Skeleton(NftTransaction tx, IEnumerable<int> markBits)
+    /// <summary>
+    /// The tables, sets, maps and the three base chains with their constant rules (flush + add: idempotent).
+    /// <paramref name="existingSets"/>, the table's sets as read back, keeps sets of an older layout as they are.
+    /// </summary>
+    public static NftTransaction Skeleton(NftTransaction tx, IEnumerable<int> markBits, IReadOnlyCollection<NftSet>? existingSets = null)
     {
         SharpCniTable.AddTable(tx);
         var service = NftDataType.InetService;
         var proto = NftDataType.InetProtocol;
         var v4 = NftDataType.Ipv4Address;
         var v6 = NftDataType.Ipv6Address;
-        AddSet(tx, PortMappingSet.Addr4, NftDataType.Concat(v4, proto, service), NftDataType.Concat(v4, service), "port mappings bound to an IPv4 address");
-        AddSet(tx, PortMappingSet.Any4, NftDataType.Concat(proto, service), NftDataType.Concat(v4, service), "port mappings on every local IPv4 address");
-        AddSet(tx, PortMappingSet.Addr6, NftDataType.Concat(v6, proto, service), NftDataType.Concat(v6, service), "port mappings bound to an IPv6 address");
-        AddSet(tx, PortMappingSet.Any6, NftDataType.Concat(proto, service), NftDataType.Concat(v6, service), "port mappings on every local IPv6 address");
-        AddSet(tx, PortMappingSet.Dest4, v4, null, "published containers: masquerade hairpin and localhost");
-        AddSet(tx, PortMappingSet.Dest6, v6, null, "published containers: masquerade hairpin");
-        AddSet(tx, PortMappingSet.MasqAll4, v4, null, "published containers: masquerade every DNATed connection");
-        AddSet(tx, PortMappingSet.MasqAll6, v6, null, "published containers: masquerade every DNATed connection");
+        AddSet(tx, existingSets, PortMappingSet.Addr4, NftDataType.Concat(v4, proto, service), NftDataType.Concat(v4, service), "port mappings bound to an IPv4 address");
+        AddSet(tx, existingSets, PortMappingSet.Any4, NftDataType.Concat(proto, service), NftDataType.Concat(v4, service), "port mappings on every local IPv4 address");
+        AddSet(tx, existingSets, PortMappingSet.Addr6, NftDataType.Concat(v6, proto, service), NftDataType.Concat(v6, service), "port mappings bound to an IPv6 address");
+        AddSet(tx, existingSets, PortMappingSet.Any6, NftDataType.Concat(proto, service), NftDataType.Concat(v6, service), "port mappings on every local IPv6 address");
+        AddSet(tx, existingSets, PortMappingSet.Dest4, v4, null, "published containers: masquerade hairpin and localhost");
+        AddSet(tx, existingSets, PortMappingSet.Dest6, v6, null, "published containers: masquerade hairpin");
+        AddSet(tx, existingSets, PortMappingSet.MasqAll4, v4, null, "published containers: masquerade every DNATed connection");
+        AddSet(tx, existingSets, PortMappingSet.MasqAll6, v6, null, "published containers: masquerade every DNATed connection");
         tx.AddSet(new NftSet(SharpCniTable.Family, SharpCniTable.Name, SourcesV4, v4) { Flags = NftSetFlags.Interval, Comment = "container subnets: hairpin sources" });
         tx.AddSet(new NftSet(SharpCniTable.Family, SharpCniTable.Name, SourcesV6, v6) { Flags = NftSetFlags.Interval, Comment = "container subnets: hairpin sources" });
-        tx.AddSet(new NftSet(SharpCniTable.Family, SharpCniTable.Name, RecordsMap, NftDataType.Concat(NftDataType.Mark, NftDataType.Mark, NftDataType.Mark))
+        tx.AddSet(SharpCniTable.AsFound(SharpCniTable.Expiring(new NftSet(SharpCniTable.Family, SharpCniTable.Name, RecordsMap, NftDataType.Concat(NftDataType.Mark, NftDataType.Mark, NftDataType.Mark))
         {
             DataType = NftDataType.Concat(NftDataType.Mark, v6, proto, service),
             Comment = "port mappings: what each attachment owns",
-        });
+        }), existingSets));
         SharpCniTable.ReplaceChain(tx, new NftChain(SharpCniTable.Family, SharpCniTable.Name, PreroutingChain) { Base = NftBaseChain.DestinationNat(NftHook.Prerouting) }, DnatRules(PreroutingChain));
         SharpCniTable.ReplaceChain(tx, new NftChain(SharpCniTable.Family, SharpCniTable.Name, OutputChain) { Base = NftBaseChain.DestinationNat(NftHook.Output) }, DnatRules(OutputChain));
         SharpCniTable.ReplaceChain(tx, new NftChain(SharpCniTable.Family, SharpCniTable.Name, PostroutingChain) { Base = NftBaseChain.SourceNat(NftHook.Postrouting) },
@@ -207,8 +217,8 @@ public sealed class PortMappingRules
         return tx;
     }
 
-    private static void AddSet(NftTransaction tx, PortMappingSet set, NftDataType key, NftDataType? data, string comment) =>
-        tx.AddSet(new NftSet(SharpCniTable.Family, SharpCniTable.Name, NameOf(set), key) { DataType = data, Comment = comment });
+    private static void AddSet(NftTransaction tx, IReadOnlyCollection<NftSet>? existing, PortMappingSet set, NftDataType key, NftDataType? data, string comment) =>
+        tx.AddSet(SharpCniTable.AsFound(SharpCniTable.Expiring(new NftSet(SharpCniTable.Family, SharpCniTable.Name, NameOf(set), key) { DataType = data, Comment = comment }), existing));
 
     /// <summary>The four DNAT rules of pm-prerouting and pm-output.</summary>
     public static IReadOnlyList<NftRule> DnatRules(string chain) =>
@@ -358,13 +368,14 @@ public sealed class PortMappingRules
         }
         IReadOnlyList<PortMappingElement> plan = PlanElements(mappings, containerV4, containerV6, options);
 
-        var tx = new NftTransaction();
-        EnsureSkeleton(tx, options.MarkMasqBit);
+        var skeleton = new NftTransaction();
+        EnsureSkeleton(skeleton, options.MarkMasqBit);
 
+        var tx = new NftTransaction();
         var planned = plan.Select(e => (e.Set, Convert.ToHexString(e.Key))).ToHashSet();
-        foreach ((byte[] recordKey, PortMappingElement owned) in ReadRecords(attachment))
+        foreach ((NftSetElement record, PortMappingElement owned) in ReadRecords(attachment))
         {
-            tx.DeleteElements(SharpCniTable.Family, SharpCniTable.Name, RecordsMap, [new NftSetElement(recordKey)]);
+            tx.DeleteElements(SharpCniTable.Family, SharpCniTable.Name, RecordsMap, [new NftSetElement(record.Key)]);
             if (!planned.Contains((owned.Set, Convert.ToHexString(owned.Key))))
             {
                 DeleteIfOwned(tx, attachment, owned);
@@ -388,12 +399,13 @@ public sealed class PortMappingRules
         }
         try
         {
-            _nft.Commit(tx);
+            _nft.Commit(skeleton.Append(tx));
         }
-        catch (Exception ex) when (NftConnection.IsNotFound(ex))
+        catch (Exception ex) when (NftConnection.IsNotFound(ex) || ex is LinuxException { Errno: Errno.EEXIST })
         {
-            // A set or chain vanished under a present-looking layout: rebuild the whole skeleton once.
-            _nft.Commit(Skeleton(new NftTransaction(), ReadMarkBits().Append(options.MarkMasqBit ?? PortMappingOptions.DefaultMarkMasqBit)).Append(tx));
+            // A set or chain vanished under a present-looking layout, or the skeleton met sets of the layout before
+            // timeouts (a set with other flags is EEXIST): rebuild the whole skeleton once, over the sets as they are.
+            _nft.Commit(Skeleton(new NftTransaction(), ReadMarkBits().Append(options.MarkMasqBit ?? PortMappingOptions.DefaultMarkMasqBit), SharpCniTable.ListSets(_nft)).Append(tx));
         }
         if (options.Snat && !options.MasqueradeAll)
         {
@@ -404,36 +416,56 @@ public sealed class PortMappingRules
 
     /// <summary>
     /// Removes every element the attachment owns, found through its records (no prevResult, runtime
-    /// config or namespace needed). Elements another attachment took over are left alone. Idempotent.
+    /// config or namespace needed): they expire (see <see cref="ElementRemoval"/>), or are deleted where
+    /// that does not work. Elements another attachment took over are left alone. Idempotent; once it
+    /// returns (on the plugin call's connection, once the call ends: see <see cref="ElementRemoval"/>), GET, dumps
+    /// and packets no longer find the elements.
     /// Returns the DNAT entries removed (for conntrack cleanup).
     /// </summary>
-    public IReadOnlyList<PortMappingElement> Remove(Attachment attachment)
+    public IReadOnlyList<PortMappingElement> Remove(Attachment attachment) => Remove(attachment, expire: true);
+
+    /// <summary><see cref="Remove(Attachment)"/>, deleting from the start when not <paramref name="expire"/>.</summary>
+    private IReadOnlyList<PortMappingElement> Remove(Attachment attachment, bool expire)
     {
-        try
+        var removed = new List<PortMappingElement>();
+        for (int attempt = 0; ; attempt++)
         {
-            return TryRemove(attachment);
-        }
-        catch (Exception e) when (NftConnection.IsNotFound(e))
-        {
-            return TryRemove(attachment); // raced with another DEL/GC: plan again from fresh state
+            try
+            {
+                if (TryRemove(attachment, expire, removed))
+                {
+                    return removed;
+                }
+                expire = false; // expired but still there: delete what is left
+            }
+            catch (Exception e) when (attempt < 2 && (NftConnection.IsNotFound(e) || e is LinuxException { Errno: Errno.EEXIST }))
+            {
+                // Raced with another ADD/DEL/GC (an element vanished or changed hands): plan again from fresh state.
+            }
         }
     }
 
-    private IReadOnlyList<PortMappingElement> TryRemove(Attachment attachment)
+    /// <summary>One round of <see cref="Remove"/>: false when expired elements stayed (the caller deletes next round).</summary>
+    private bool TryRemove(Attachment attachment, bool expire, List<PortMappingElement> removed)
     {
-        var tx = new NftTransaction();
-        var removed = new List<PortMappingElement>();
-        foreach ((byte[] recordKey, PortMappingElement owned) in ReadRecords(attachment))
+        var removal = new ElementRemoval();
+        var found = new List<PortMappingElement>();
+        foreach ((NftSetElement record, PortMappingElement owned) in ReadRecords(attachment))
         {
-            tx.DeleteElements(SharpCniTable.Family, SharpCniTable.Name, RecordsMap, [new NftSetElement(recordKey)]);
-            NftSetElement? existing = DeleteIfOwned(tx, attachment, owned);
-            if (existing is not null && owned.IsDnat)
+            NftSetElement? existing = _nft.GetElement(SharpCniTable.Family, SharpCniTable.Name, owned.SetName, owned.Key);
+            if (existing is not null && IsOwnedBy(existing, attachment))
             {
-                removed.Add(owned with { Data = existing.Data });
+                removal.Add(owned.SetName, existing);
+                if (owned.IsDnat)
+                {
+                    found.Add(owned with { Data = existing.Data });
+                }
             }
+            removal.Add(RecordsMap, record);
         }
-        _nft.Commit(tx);
-        return removed;
+        bool done = removal.Commit(_nft, expire);
+        removed.AddRange(found.Where(f => !removed.Any(r => r.Set == f.Set && r.Key.AsSpan().SequenceEqual(f.Key))));
+        return done;
     }
 
     /// <summary>What is missing or different for the attachment (empty when everything is in place).</summary>
@@ -490,15 +522,16 @@ public sealed class PortMappingRules
         }
         foreach (Attachment a in stale)
         {
-            Remove(a);
+            // Deleted, not expired: expiring waits up to a jiffy per attachment, deleting costs one release at exit in all.
+            Remove(a, expire: false);
         }
         return stale;
     }
 
     /// <summary>The records of an attachment (index 0, 1, … until the first missing one), each with the element it names.</summary>
-    public IReadOnlyList<(byte[] RecordKey, PortMappingElement Element)> ReadRecords(Attachment attachment)
+    public IReadOnlyList<(NftSetElement Record, PortMappingElement Element)> ReadRecords(Attachment attachment)
     {
-        var result = new List<(byte[], PortMappingElement)>();
+        var result = new List<(NftSetElement, PortMappingElement)>();
         for (int i = 0; i < MaxRecords; i++)
         {
             byte[] key = RecordKey(attachment, i);
@@ -509,7 +542,7 @@ public sealed class PortMappingRules
             }
             if (ElementOfRecord(record.Data) is PortMappingElement element)
             {
-                result.Add((key, element));
+                result.Add((record, element));
             }
         }
         return result;

@@ -15,6 +15,41 @@ public static class SharpCniTable
     /// <summary>The longest comment an element or rule can carry (nft's comment limit, less its NUL).</summary>
     public const int MaxCommentLength = NftUserData.NFTNL_UDATA_COMMENT_MAXLEN - 1;
 
+    /// <summary>
+    /// Default element timeout of the sets holding per-attachment elements: a century, so an element stays until DEL
+    /// makes it expire (<see cref="ElementRemoval"/>). The kernel takes timeouts below ~584 years.
+    /// </summary>
+    public static readonly TimeSpan ElementLifetime = TimeSpan.FromDays(36525);
+
+    /// <summary><paramref name="set"/> with timeouts (NFT_SET_TIMEOUT) and <see cref="ElementLifetime"/> as its default.</summary>
+    public static NftSet Expiring(NftSet set) => set with { Flags = set.Flags | NftSetFlags.Timeout, Timeout = ElementLifetime };
+
+    /// <summary>
+    /// <paramref name="wanted"/> as it can be added over <paramref name="existing"/> (the table's sets, read back):
+    /// the kernel refuses (EEXIST) a set whose flags differ from the one already there, and sets made before
+    /// <see cref="Expiring"/> have no timeouts. Such a set is kept as it is; DEL then deletes its elements.
+    /// </summary>
+    public static NftSet AsFound(NftSet wanted, IReadOnlyCollection<NftSet>? existing)
+    {
+        NftSet? there = existing?.FirstOrDefault(s => s.Name == wanted.Name);
+        return there is not null && (wanted.Flags & NftSetFlags.Timeout) != 0 && (there.Flags & NftSetFlags.Timeout) == 0
+            ? wanted with { Flags = wanted.Flags & ~NftSetFlags.Timeout, Timeout = null }
+            : wanted;
+    }
+
+    /// <summary>The sets of the table as the kernel holds them, or none when the table is missing.</summary>
+    public static IReadOnlyList<NftSet> ListSets(NftConnection nft)
+    {
+        try
+        {
+            return nft.ListSets(Family, Name);
+        }
+        catch (Exception e) when (NftConnection.IsNotFound(e))
+        {
+            return [];
+        }
+    }
+
     /// <summary>The table itself (idempotent to add).</summary>
     public static NftTransaction AddTable(NftTransaction tx) =>
         tx.AddTable(new NftTable(Family, Name));

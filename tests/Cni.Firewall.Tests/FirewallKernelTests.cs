@@ -99,7 +99,7 @@ public sealed class FirewallKernelTests : IDisposable
     {
         new MasqueradeRules(_nft).Add("net1", "ctr1", "eth0", [ContainerPrefix]);
         Assert.Equal(NodeOutsideIp, SourceSeenOutside());
-        string text = _node.Exec("nft", "list", "table", "inet", "sharpcni");
+        string text = PortMappingKernelTests.WithoutExpiry(_node.Exec("nft", "list", "table", "inet", "sharpcni"));
         _output.WriteLine(text);
         Assert.Contains("ip saddr @masq4 ip saddr . ip daddr != @masq4-exempt ip daddr != 224.0.0.0/4 masquerade comment \"sharpcni masquerade\"", text);
         Assert.Contains("ip6 saddr @masq6 ip6 saddr . ip6 daddr != @masq6-exempt ip6 daddr != ff00::/8 masquerade comment \"sharpcni masquerade\"", text);
@@ -184,6 +184,66 @@ public sealed class FirewallKernelTests : IDisposable
         Assert.Contains("ctr2 eth0", text);
         Assert.Equal(ContainerIp, SourceSeenOutside());
         Assert.NotEmpty(masq.Check("ctr1", "eth0", [ContainerPrefix]));
+    }
+
+    [KernelFact]
+    public void Remove_expires_the_elements_instead_of_deleting_them()
+    {
+        var masq = new MasqueradeRules(_nft);
+        masq.Add("net1", "ctr1", "eth0", [ContainerPrefix, IPPrefix.Parse("fd00:88::5/64")]);
+        IReadOnlyList<string> events = _node.WatchElements(() => masq.Remove("ctr1", "eth0"));
+        _output.WriteLine(string.Join("\n", events));
+
+        Assert.DoesNotContain(events, e => e.StartsWith("delete element", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.StartsWith("add element inet sharpcni masq4 { 10.88.0.5 expires", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.StartsWith("add element inet sharpcni masq6 { fd00:88::5 expires", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.StartsWith("add element inet sharpcni masq-attachments", StringComparison.Ordinal));
+        Assert.DoesNotContain("ctr1", _node.Exec("nft", "list", "table", "inet", "sharpcni"));
+        Assert.Equal(ContainerIp, SourceSeenOutside());
+        Assert.NotEmpty(masq.Check("ctr1", "eth0", [ContainerPrefix]));
+        Assert.Empty(masq.Gc("net1", []));
+    }
+
+    [KernelFact]
+    public void An_address_can_be_masqueraded_again_for_another_container_right_after_remove()
+    {
+        var masq = new MasqueradeRules(_nft);
+        masq.Add("net1", "ctr1", "eth0", [ContainerPrefix]);
+        masq.Remove("ctr1", "eth0");
+        masq.Add("net1", "ctr2", "eth0", [ContainerPrefix]);
+        Assert.Empty(masq.Check("ctr2", "eth0", [ContainerPrefix]));
+        Assert.Equal(NodeOutsideIp, SourceSeenOutside());
+        masq.Remove("ctr2", "eth0");
+        masq.Add("net1", "ctr1", "eth0", [ContainerPrefix]);
+        Assert.Empty(masq.Check("ctr1", "eth0", [ContainerPrefix]));
+        string text = _node.Exec("nft", "list", "table", "inet", "sharpcni");
+        Assert.DoesNotContain("ctr2", text);
+        Assert.Equal(NodeOutsideIp, SourceSeenOutside());
+    }
+
+    [KernelFact]
+    public void A_table_made_before_timeouts_keeps_working_and_remove_deletes()
+    {
+        NftSet[] old = [.. new[] { MasqueradeRules.Set4, MasqueradeRules.Set6, MasqueradeRules.AttachmentSet }
+            .Select(n => new NftSet(SharpCniTable.Family, SharpCniTable.Name, n, NftDataType.Mark))];
+        _nft.Commit(MasqueradeRules.Chain(MasqueradeRules.Sets(new NftTransaction(), old)));
+        var masq = new MasqueradeRules(_nft);
+
+        masq.Add("net1", "ctr1", "eth0", [ContainerPrefix]);
+        Assert.Empty(masq.Check("ctr1", "eth0", [ContainerPrefix]));
+        Assert.Equal(NodeOutsideIp, SourceSeenOutside());
+
+        // Without its rules ADD adds sets and chain: over the old sets as they are.
+        _node.Exec("nft", "flush", "chain", "inet", "sharpcni", "postrouting");
+        masq.Add("net1", "ctr1", "eth0", [ContainerPrefix]);
+        Assert.Empty(masq.Check("ctr1", "eth0", [ContainerPrefix]));
+        Assert.All(SharpCniTable.ListSets(_nft), s => Assert.Equal(NftSetFlags.None, s.Flags & NftSetFlags.Timeout));
+
+        IReadOnlyList<string> events = _node.WatchElements(() => masq.Remove("ctr1", "eth0"));
+        Assert.Contains(events, e => e.StartsWith("delete element inet sharpcni masq4", StringComparison.Ordinal));
+        Assert.DoesNotContain("ctr1", _node.Exec("nft", "list", "table", "inet", "sharpcni"));
+        masq.Remove("ctr1", "eth0");
+        Assert.Equal(ContainerIp, SourceSeenOutside());
     }
 
     [KernelFact]

@@ -117,7 +117,10 @@ public sealed class PortMappingKernelTests : IDisposable
         return remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote;
     }
 
-    private string Ruleset() => _node.Exec("nft", "list", "table", "inet", "sharpcni");
+    /// <summary>`nft list table inet sharpcni` without the "expires …" each element of a set with timeouts shows.</summary>
+    private string Ruleset() => WithoutExpiry(_node.Exec("nft", "list", "table", "inet", "sharpcni"));
+
+    internal static string WithoutExpiry(string listing) => System.Text.RegularExpressions.Regex.Replace(listing, @" expires [0-9dhms]+", "");
 
     [KernelFact]
     public void Nft_reads_the_ruleset_back_as_maps_and_constant_rules()
@@ -193,6 +196,76 @@ public sealed class PortMappingKernelTests : IDisposable
         Assert.Contains("ctr1 eth0", Ruleset());
         IReadOnlyList<PortMappingElement> removed = _rules.Remove(Ctr);
         Assert.Equal(4, removed.Count); // any4, 127.0.0.1, any6, addr6
+        Assert.DoesNotContain("ctr1", Ruleset());
+        Assert.Empty(_rules.Remove(Ctr));
+        Assert.Null(Connect(_container, 80, _outside, NodeIp, 8080));
+    }
+
+    [KernelFact]
+    public void Remove_expires_the_elements_instead_of_deleting_them()
+    {
+        var mappings = new[] { new PortMapping(8080, 80, PortProtocol.Tcp), new PortMapping(5353, 53, PortProtocol.Udp, NodeIp) };
+        Publish(Ctr, mappings);
+        IReadOnlyList<PortMappingElement> removed = [];
+        IReadOnlyList<string> events = _node.WatchElements(() => removed = _rules.Remove(Ctr));
+        _output.WriteLine(string.Join("\n", events));
+
+        Assert.Equal(4, removed.Count); // any4, 127.0.0.1, addr4, any6
+        Assert.DoesNotContain(events, e => e.StartsWith("delete element", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.StartsWith("add element inet sharpcni pm-any4 { tcp . 8080 expires", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.StartsWith("add element inet sharpcni pm-records", StringComparison.Ordinal));
+        Assert.DoesNotContain("ctr1", Ruleset());
+        Assert.Empty(_rules.ReadRecords(Ctr));
+        var problems = _rules.Check(Ctr, mappings, ContainerIp, ContainerIp6, new PortMappingOptions());
+        Assert.Equal(PortMappingRules.PlanElements(mappings, ContainerIp, ContainerIp6, new PortMappingOptions()).Count, problems.Count);
+        Assert.All(problems, p => Assert.StartsWith("missing: ", p));
+        Assert.Null(Connect(_container, 80, _outside, NodeIp, 8080));
+    }
+
+    [KernelFact]
+    public void A_host_port_can_be_published_again_right_after_remove()
+    {
+        var mappings = new[] { new PortMapping(8080, 80, PortProtocol.Tcp) };
+        var other = new Attachment("ctr2", "eth0");
+        Publish(Ctr, mappings);
+        _rules.Remove(Ctr);
+        Publish(other, mappings, v4: IPAddress.Parse("10.88.0.6"), v6: IPAddress.Parse("fd00:88::6"));
+        Assert.Empty(_rules.Check(other, mappings, IPAddress.Parse("10.88.0.6"), IPAddress.Parse("fd00:88::6"), new PortMappingOptions()));
+        Assert.Contains("tcp . 8080 comment \"ctr2 eth0\" : 10.88.0.6 . 80", Ruleset());
+
+        _rules.Remove(other);
+        Publish(Ctr, mappings); // the first container again, on its own address
+        Assert.Empty(_rules.Check(Ctr, mappings, ContainerIp, ContainerIp6, new PortMappingOptions()));
+        Assert.DoesNotContain("ctr2", Ruleset());
+        Assert.Equal(OutsideIp, Connect(_container, 80, _outside, NodeIp, 8080));
+    }
+
+    /// <summary>The skeleton as the previous layout made it: the same sets without timeouts.</summary>
+    private static NftSet[] SetsWithoutTimeouts(params string[] names) =>
+        names.Select(n => new NftSet(SharpCniTable.Family, SharpCniTable.Name, n, NftDataType.Mark)).ToArray();
+
+    [KernelFact]
+    public void A_table_made_before_timeouts_keeps_working_and_remove_deletes()
+    {
+        string[] names = [.. Enum.GetValues<PortMappingSet>().Select(PortMappingRules.NameOf), PortMappingRules.RecordsMap];
+        _nft.Commit(PortMappingRules.Skeleton(new NftTransaction(), [13], SetsWithoutTimeouts(names)));
+        Assert.All(SharpCniTable.ListSets(_nft), s => Assert.Equal(NftSetFlags.None, s.Flags & NftSetFlags.Timeout));
+        var mappings = new[] { new PortMapping(8080, 80, PortProtocol.Tcp) };
+
+        Publish(Ctr, mappings);
+        Assert.Empty(_rules.Check(Ctr, mappings, ContainerIp, ContainerIp6, new PortMappingOptions()));
+        Assert.Equal(OutsideIp, Connect(_container, 80, _outside, NodeIp, 8080));
+
+        // A chain changed behind our back: ADD rebuilds the skeleton, over the old sets as they are.
+        _node.Exec("nft", "flush", "chain", "inet", "sharpcni", "pm-output");
+        Publish(Ctr, mappings);
+        Assert.Empty(_rules.Check(Ctr, mappings, ContainerIp, ContainerIp6, new PortMappingOptions()));
+        Assert.All(SharpCniTable.ListSets(_nft), s => Assert.Equal(NftSetFlags.None, s.Flags & NftSetFlags.Timeout));
+
+        IReadOnlyList<PortMappingElement> removed = [];
+        IReadOnlyList<string> events = _node.WatchElements(() => removed = _rules.Remove(Ctr));
+        Assert.Equal(3, removed.Count);
+        Assert.Contains(events, e => e.StartsWith("delete element inet sharpcni pm-any4", StringComparison.Ordinal));
         Assert.DoesNotContain("ctr1", Ruleset());
         Assert.Empty(_rules.Remove(Ctr));
         Assert.Null(Connect(_container, 80, _outside, NodeIp, 8080));

@@ -267,4 +267,124 @@ public sealed class NetfilterKernelTests : IDisposable
         Assert.True(second.IsClosed);
         NftConnection.CloseDeferred(); // nothing left: a no-op
     }
+
+    private static readonly TimeSpan Century = TimeSpan.FromDays(36525);
+
+    private static NftSetElement PortElement(ushort port, string address, string? comment = null) =>
+        new(NftData.Concat([IpProto.IPPROTO_TCP], NftData.Port(port)))
+        {
+            Data = NftData.Concat(NftData.Address(IPAddress.Parse(address)), NftData.Port(80)),
+            Comment = comment,
+        };
+
+    /// <summary>The table with a map and a set whose elements live a century unless expired.</summary>
+    private void CommitExpiringSets() => _nft.Commit(new NftTransaction()
+        .AddTable(new NftTable(NftFamily.Inet, Table))
+        .AddSet(new NftSet(NftFamily.Inet, Table, "ports", NftDataType.Concat(NftDataType.InetProtocol, NftDataType.InetService))
+        {
+            DataType = NftDataType.Concat(NftDataType.Ipv4Address, NftDataType.InetService),
+            Flags = NftSetFlags.Timeout,
+            Timeout = Century,
+        })
+        .AddSet(new NftSet(NftFamily.Inet, Table, "names", NftDataType.InterfaceName) { Flags = NftSetFlags.Timeout, Timeout = Century }));
+
+    [KernelFact]
+    public void Expired_elements_are_gone_from_get_and_dumps_once_awaited_and_the_others_stay()
+    {
+        CommitExpiringSets();
+        _nft.Commit(new NftTransaction()
+            .AddElements(NftFamily.Inet, Table, "ports", [PortElement(8080, "10.88.0.5", "a eth0"), PortElement(8081, "10.88.0.6", "b eth0")])
+            .AddElements(NftFamily.Inet, Table, "names", [new NftSetElement(NftData.InterfaceName("a0")) { Comment = "a eth0" }]));
+        NftSetElement stored = _nft.GetElement(NftFamily.Inet, Table, "ports", PortElement(8080, "10.88.0.5").Key)!;
+        Assert.True(stored.Expiration > Century - TimeSpan.FromDays(1));
+
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        _nft.Commit(new NftTransaction()
+            .ExpireElements(NftFamily.Inet, Table, "ports", [new NftSetElement(stored.Key) { Data = stored.Data }])
+            .ExpireElements(NftFamily.Inet, Table, "names", [new NftSetElement(NftData.InterfaceName("a0"))]));
+        bool immediately = _nft.GetElement(NftFamily.Inet, Table, "names", NftData.InterfaceName("a0")) is null;
+        Assert.True(_nft.AwaitExpiry(NftFamily.Inet, Table, "names", NftData.InterfaceName("a0")));
+        Console.WriteLine($"[expire] gone {(immediately ? "at the first GET" : "after waiting")}, {sw.Elapsed.TotalMilliseconds:F2} ms after the commit began");
+
+        Assert.Null(_nft.GetElement(NftFamily.Inet, Table, "ports", stored.Key));
+        Assert.Null(_nft.GetElement(NftFamily.Inet, Table, "names", NftData.InterfaceName("a0")));
+        Assert.Equal(["b eth0"], _nft.ListElements(NftFamily.Inet, Table, "ports").Select(e => e.Comment));
+        Assert.Empty(_nft.ListElements(NftFamily.Inet, Table, "names"));
+        string text = _ns.Exec("nft", "list", "table", "inet", Table);
+        Assert.DoesNotContain("a eth0", text);
+        Assert.Contains("comment \"b eth0\"", text);
+    }
+
+    [KernelFact]
+    public void An_expired_key_can_be_added_again_at_once_with_another_value()
+    {
+        CommitExpiringSets();
+        _nft.Commit(new NftTransaction().AddElements(NftFamily.Inet, Table, "ports", [PortElement(8080, "10.88.0.5", "a eth0")]));
+        NftSetElement old = PortElement(8080, "10.88.0.5");
+        _nft.Commit(new NftTransaction().ExpireElements(NftFamily.Inet, Table, "ports", [old]));
+        Assert.True(_nft.AwaitExpiry(NftFamily.Inet, Table, "ports", old.Key));
+
+        _nft.Commit(new NftTransaction().AddElements(NftFamily.Inet, Table, "ports", [PortElement(8080, "10.88.0.7", "c eth0")]));
+        NftSetElement? now = _nft.GetElement(NftFamily.Inet, Table, "ports", old.Key);
+        Assert.Equal("c eth0", now?.Comment);
+        Assert.Equal(PortElement(8080, "10.88.0.7").Data, now?.Data);
+        Assert.True(now?.Expiration > Century - TimeSpan.FromDays(1));
+        Assert.Equal(["c eth0"], _nft.ListElements(NftFamily.Inet, Table, "ports").Select(e => e.Comment));
+    }
+
+    [KernelFact]
+    public void Expiring_needs_the_stored_value_and_a_set_with_timeouts()
+    {
+        CommitExpiringSets();
+        _nft.Commit(new NftTransaction()
+            .AddSet(new NftSet(NftFamily.Inet, Table, "plain", NftDataType.InterfaceName))
+            .AddElements(NftFamily.Inet, Table, "plain", [new NftSetElement(NftData.InterfaceName("a0"))])
+            .AddElements(NftFamily.Inet, Table, "ports", [PortElement(8080, "10.88.0.5", "a eth0")]));
+
+        var clash = Assert.Throws<NetlinkException>(() => _nft.Commit(new NftTransaction().ExpireElements(NftFamily.Inet, Table, "ports", [PortElement(8080, "10.88.0.9")])));
+        Assert.Equal(Errno.EEXIST, clash.Errno);
+        Assert.Contains("expire element", clash.Message);
+        var noTimeouts = Assert.Throws<NetlinkException>(() => _nft.Commit(new NftTransaction().ExpireElements(NftFamily.Inet, Table, "plain", [new NftSetElement(NftData.InterfaceName("a0"))])));
+        Assert.Equal(Errno.EINVAL, noTimeouts.Errno);
+
+        Assert.NotNull(_nft.GetElement(NftFamily.Inet, Table, "ports", PortElement(8080, "10.88.0.5").Key));
+        Assert.NotNull(_nft.GetElement(NftFamily.Inet, Table, "plain", NftData.InterfaceName("a0")));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new NftTransaction().ExpireElements(NftFamily.Inet, Table, "plain", [], TimeSpan.Zero));
+    }
+
+    [KernelFact]
+    public void On_a_connection_closed_later_the_wait_for_an_expiring_element_comes_at_the_close()
+    {
+        CommitExpiringSets();
+        var names = Enumerable.Range(0, 20).Select(i => new NftSetElement(NftData.InterfaceName("a" + i))).ToArray();
+        _nft.Commit(new NftTransaction().AddElements(NftFamily.Inet, Table, "names", names));
+        NftConnection call = _ns.Nft().CloseLater();
+        try
+        {
+            call.Commit(new NftTransaction().ExpireElements(NftFamily.Inet, Table, "names", names));
+            NftExpiry probe = call.ProbeExpiry(NftFamily.Inet, Table, "names", names[^1].Key);
+            Assert.NotEqual(NftExpiry.Kept, probe);
+            Assert.True(call.AwaitExpiryBeforeClose(NftFamily.Inet, Table, "names", names[^1].Key));
+        }
+        finally
+        {
+            NftConnection.CloseDeferred();
+        }
+        Assert.True(call.IsClosed);
+        Assert.Empty(_nft.ListElements(NftFamily.Inet, Table, "names"));
+        Assert.All(names, n => Assert.Null(_nft.GetElement(NftFamily.Inet, Table, "names", n.Key)));
+    }
+
+    [KernelFact]
+    public void Awaiting_expiry_of_an_element_that_keeps_its_century_returns_false_at_once()
+    {
+        CommitExpiringSets();
+        _nft.Commit(new NftTransaction().AddElements(NftFamily.Inet, Table, "names", [new NftSetElement(NftData.InterfaceName("a0"))]));
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(NftExpiry.Kept, _nft.ProbeExpiry(NftFamily.Inet, Table, "names", NftData.InterfaceName("a0")));
+        Assert.False(_nft.AwaitExpiry(NftFamily.Inet, Table, "names", NftData.InterfaceName("a0")));
+        Assert.True(sw.Elapsed < TimeSpan.FromMilliseconds(500), sw.Elapsed.ToString());
+        Assert.True(_nft.AwaitExpiry(NftFamily.Inet, Table, "names", NftData.InterfaceName("zz")));
+        Assert.Equal(NftExpiry.Gone, _nft.ProbeExpiry(NftFamily.Inet, Table, "names", NftData.InterfaceName("zz")));
+    }
 }

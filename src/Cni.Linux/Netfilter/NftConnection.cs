@@ -15,6 +15,8 @@ public sealed class NftConnection : IDisposable
 {
     private readonly NetlinkSocket _socket;
     private readonly bool _ownsSocket;
+    private bool _closesLater;
+    private List<(NftFamily Family, string Table, string Set, byte[] Key, byte[]? KeyEnd)>? _expiring;
 
     public NftConnection(NetlinkSocket socket, bool ownsSocket = false)
     {
@@ -183,11 +185,85 @@ public sealed class NftConnection : IDisposable
         return found.Count > 0 ? found[0] : null;
     }
 
+    /// <summary>Longest wait in <see cref="AwaitExpiry"/>: one jiffy at HZ=100 and then some.</summary>
+    public static readonly TimeSpan ExpiryWaitLimit = TimeSpan.FromMilliseconds(12);
+
+    /// <summary>
+    /// One lookup right after a commit of <see cref="NftTransaction.ExpireElements"/>: the element is gone, or
+    /// expiring (still there with at most <see cref="ExpiryWaitLimit"/> left: the kernel expires it one jiffy after
+    /// the commit), or kept (more time left: a kernel without the timeout update support accepted the message and
+    /// changed nothing; delete the element instead).
+    /// </summary>
+    public NftExpiry ProbeExpiry(NftFamily family, string table, string set, byte[] key, byte[]? keyEnd = null) =>
+        GetElement(family, table, set, key, keyEnd) switch
+        {
+            null => NftExpiry.Gone,
+            { Expiration: TimeSpan left } when left <= ExpiryWaitLimit => NftExpiry.Expiring,
+            _ => NftExpiry.Kept,
+        };
+
+    /// <summary>
+    /// True once the element is gone (GET finds nothing). While GET still returns it with little time left
+    /// (<see cref="NftExpiry.Expiring"/>) this sleeps 1 ms at a time, up to <paramref name="limit"/> (default
+    /// <see cref="ExpiryWaitLimit"/>). False at once when the element shows no expiry that close, and after the limit.
+    /// </summary>
+    public bool AwaitExpiry(NftFamily family, string table, string set, byte[] key, byte[]? keyEnd = null, TimeSpan? limit = null)
+    {
+        TimeSpan budget = limit ?? ExpiryWaitLimit;
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (int round = 0; round < 64; round++)
+        {
+            NftSetElement? element = GetElement(family, table, set, key, keyEnd);
+            if (element is null)
+            {
+                return true;
+            }
+            TimeSpan waited = System.Diagnostics.Stopwatch.GetElapsedTime(start);
+            if (element.Expiration is not TimeSpan left || waited + left > budget + TimeSpan.FromMilliseconds(1) || waited >= budget)
+            {
+                return false;
+            }
+            Thread.Sleep(1);
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// <see cref="AwaitExpiry"/> for an element found <see cref="NftExpiry.Expiring"/>: now, or, on a connection whose
+    /// close is put off (<see cref="CloseLater"/>), when it closes: the rest of the plugin call then overlaps the
+    /// wait (up to a jiffy), and the element is still gone before the call ends. True when gone or put off.
+    /// </summary>
+    public bool AwaitExpiryBeforeClose(NftFamily family, string table, string set, byte[] key, byte[]? keyEnd = null)
+    {
+        if (!_closesLater)
+        {
+            return AwaitExpiry(family, table, set, key, keyEnd);
+        }
+        (_expiring ??= []).Add((family, table, set, key, keyEnd));
+        return true;
+    }
+
     /// <summary>True when the table exists.</summary>
     public bool TableExists(NftFamily family, string table) => ListTables(family).Any(t => t.Name == table);
 
+    /// <summary>Closes the socket, after the waits <see cref="AwaitExpiryBeforeClose"/> put off (bounded; best effort).</summary>
     public void Dispose()
     {
+        if (_expiring is { } expiring && !IsClosed)
+        {
+            _expiring = null;
+            foreach ((NftFamily family, string table, string set, byte[] key, byte[]? keyEnd) in expiring)
+            {
+                try
+                {
+                    AwaitExpiry(family, table, set, key, keyEnd);
+                }
+                catch (LinuxException)
+                {
+                    // The element expires anyway (its expiry is committed); nothing to report at close.
+                }
+            }
+        }
         if (_ownsSocket)
         {
             _socket.Dispose();
@@ -206,9 +282,11 @@ public sealed class NftConnection : IDisposable
     /// the kernel has released the transactions of the last commit, which it does after an RCU grace period
     /// (~10 ms here): a plugin that still has work to do after its commit (a DEL then deletes a veth, which waits
     /// for a grace period of its own) lets that release finish in the background, and the close is then free.
+    /// Waits for expiring elements (<see cref="AwaitExpiryBeforeClose"/>) are put off to the close as well.
     /// </summary>
     public NftConnection CloseLater()
     {
+        _closesLater = true;
         (t_closeLater ??= []).Add(this);
         return this;
     }
@@ -263,4 +341,15 @@ public sealed class NftConnection : IDisposable
 
     /// <summary>True when the error means the object (or its table, chain or set) does not exist.</summary>
     public static bool IsNotFound(Exception e) => e is LinuxException { Errno: Errno.ENOENT };
+}
+
+/// <summary>What <see cref="NftConnection.ProbeExpiry"/> found of an element right after its expiry was committed.</summary>
+public enum NftExpiry
+{
+    /// <summary>GET finds nothing: expired (or deleted).</summary>
+    Gone,
+    /// <summary>Still there with at most <see cref="NftConnection.ExpiryWaitLimit"/> left: gone within a jiffy.</summary>
+    Expiring,
+    /// <summary>Still there with more time left: the kernel did not take the expiry.</summary>
+    Kept,
 }

@@ -5,7 +5,7 @@ namespace Cni.Linux.Netfilter;
 
 /// <summary>
 /// One set or map element (enum nft_set_elem_attributes): its key, for maps the value
-/// (<see cref="Data"/>) or verdict, userdata with the comment, an optional timeout. In an interval
+/// (<see cref="Data"/>) or verdict, userdata with the comment, an optional timeout and expiration. In an interval
 /// set (rbtree) a range is two elements: its start, and its end (exclusive) flagged
 /// NFT_SET_ELEM_INTERVAL_END; <see cref="Prefix"/> builds both.
 /// </summary>
@@ -17,6 +17,7 @@ public sealed record NftSetElement(byte[] Key)
     internal const ushort NFTA_SET_ELEM_DATA = 2;
     internal const ushort NFTA_SET_ELEM_FLAGS = 3;
     internal const ushort NFTA_SET_ELEM_TIMEOUT = 4;
+    internal const ushort NFTA_SET_ELEM_EXPIRATION = 5;
     internal const ushort NFTA_SET_ELEM_USERDATA = 6;
     internal const ushort NFTA_SET_ELEM_OBJREF = 9;
     internal const ushort NFTA_SET_ELEM_KEY_END = 10;
@@ -38,7 +39,15 @@ public sealed record NftSetElement(byte[] Key)
 
     public uint Flags { get; init; }
 
+    /// <summary>The element's lifetime (NFTA_SET_ELEM_TIMEOUT, milliseconds; needs a set with <see cref="NftSetFlags.Timeout"/>).</summary>
     public TimeSpan? Timeout { get; init; }
+
+    /// <summary>
+    /// Time until the element expires (NFTA_SET_ELEM_EXPIRATION, milliseconds). Sent: when it expires, counted from
+    /// the commit; read back: the time left. Needs a set with <see cref="NftSetFlags.Timeout"/> and an element with a
+    /// timeout (its own or the set's). See <see cref="NftTransaction.ExpireElements"/>.
+    /// </summary>
+    public TimeSpan? Expiration { get; init; }
 
     public byte[]? UserData { get; init; }
 
@@ -115,6 +124,10 @@ public sealed record NftSetElement(byte[] Key)
         {
             writer.AttributeU64BigEndian(NFTA_SET_ELEM_TIMEOUT, (ulong)timeout.TotalMilliseconds);
         }
+        if (Expiration is TimeSpan expiration)
+        {
+            writer.AttributeU64BigEndian(NFTA_SET_ELEM_EXPIRATION, (ulong)expiration.TotalMilliseconds);
+        }
         if (UserData is not null)
         {
             writer.Attribute(NFTA_SET_ELEM_USERDATA, UserData);
@@ -145,7 +158,7 @@ public sealed record NftSetElement(byte[] Key)
         byte[]? keyEnd = null, data = null, userData = null;
         NftVerdict? verdict = null;
         uint flags = 0;
-        TimeSpan? timeout = null;
+        TimeSpan? timeout = null, expiration = null;
         foreach (NetlinkAttribute a in attributes)
         {
             switch (a.Type)
@@ -155,10 +168,11 @@ public sealed record NftSetElement(byte[] Key)
                 case NFTA_SET_ELEM_DATA: (data, verdict) = NftData.Read(a); break;
                 case NFTA_SET_ELEM_FLAGS: flags = a.U32BigEndian; break;
                 case NFTA_SET_ELEM_TIMEOUT: timeout = TimeSpan.FromMilliseconds(a.U64BigEndian); break;
+                case NFTA_SET_ELEM_EXPIRATION: expiration = TimeSpan.FromMilliseconds(a.U64BigEndian); break;
                 case NFTA_SET_ELEM_USERDATA: userData = a.Value.ToArray(); break;
             }
         }
-        return new NftSetElement(key) { KeyEnd = keyEnd, Data = data, Verdict = verdict, Flags = flags, Timeout = timeout, UserData = userData };
+        return new NftSetElement(key) { KeyEnd = keyEnd, Data = data, Verdict = verdict, Flags = flags, Timeout = timeout, Expiration = expiration, UserData = userData };
     }
 
     public override string ToString() => NftData.Hex(Key)
