@@ -16,16 +16,28 @@ namespace Cni.Plugins;
 public static class ContainerInterface
 {
     /// <summary>
-    /// Per-interface sysctls inside the container, before any address is added: IPv6 DAD off unless
-    /// <paramref name="enableDad"/> (it costs about 2 s per pod), gratuitous ARP and unsolicited NA on
-    /// when the link comes up, IPv6 enabled when an IPv6 address is coming. Best effort, as the reference:
-    /// a kernel without IPv6 has no such keys.
+    /// Per-interface settings inside the container, before any address is added: gratuitous ARP on when the
+    /// link comes up (arp_notify, through netlink); for an interface that gets an IPv6 address also IPv6
+    /// enabled, DAD off unless <paramref name="enableDad"/> (it costs about 2 s per pod) and unsolicited NA on.
+    /// An interface without IPv6 addresses keeps the kernel's IPv6 defaults: those keys only concern
+    /// addresses it does not get, and each /proc/sys/net/ipv6/conf/eth0 lookup walks a dentry chain as long
+    /// as the number of containers (see <see cref="RouteSocket.SetIPv4DeviceConfig"/>). Best effort, as the
+    /// reference: a kernel without IPv6 has no such keys.
     /// </summary>
-    public static void WriteSysctls(NetNs ns, string ifName, bool enableDad, bool hasIPv6)
+    public static void WriteSysctls(NetNs ns, RouteSocket container, int linkIndex, string ifName, bool enableDad, bool hasIPv6)
     {
+        try
+        {
+            container.SetIPv4DeviceConfig(linkIndex, RouteSocket.IPV4_DEVCONF_ARP_NOTIFY, 1);
+        }
+        catch (NetlinkException)
+        {
+            // best effort, like the sysctl writes below
+        }
+        if (!hasIPv6) return;
         ns.Run(() =>
         {
-            if (hasIPv6) TryWrite($"net/ipv6/conf/{ifName}/disable_ipv6", "0");
+            TryWrite($"net/ipv6/conf/{ifName}/disable_ipv6", "0");
             if (enableDad)
             {
                 TryWrite($"net/ipv6/conf/{ifName}/enhanced_dad", "1");
@@ -35,7 +47,6 @@ public static class ContainerInterface
             {
                 TryWrite($"net/ipv6/conf/{ifName}/accept_dad", "0");
             }
-            TryWrite($"net/ipv4/conf/{ifName}/arp_notify", "1");
             TryWrite($"net/ipv6/conf/{ifName}/ndisc_notify", "1");
         });
     }

@@ -162,6 +162,18 @@ public sealed class BridgeKernelTests : IDisposable
     }
 
     [KernelFact]
+    public void Ipv4_only_container_gets_arp_notify_and_keeps_the_kernels_ipv6_defaults()
+    {
+        string c1 = _node.NewNamespace();
+        _node.Add(_plugin, _node.Config(), c1);
+        Assert.Equal("1", _node.Exec(c1, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify").Trim());
+        Assert.Equal(_node.Exec(c1, "cat", "/proc/sys/net/ipv6/conf/default/accept_dad").Trim(),
+            _node.Exec(c1, "cat", "/proc/sys/net/ipv6/conf/eth0/accept_dad").Trim());
+        Assert.Equal(_node.Exec(c1, "cat", "/proc/sys/net/ipv6/conf/default/ndisc_notify").Trim(),
+            _node.Exec(c1, "cat", "/proc/sys/net/ipv6/conf/eth0/ndisc_notify").Trim());
+    }
+
+    [KernelFact]
     public void Enabledad_leaves_dad_on_and_default_turns_it_off()
     {
         string c1 = _node.NewNamespace(), c2 = _node.NewNamespace();

@@ -23,10 +23,16 @@ public sealed partial class RouteSocket
     internal const ushort IFLA_OPERSTATE = 16;
     internal const ushort IFLA_LINKINFO = 18;
     internal const ushort IFLA_IFALIAS = 20;
+    internal const ushort IFLA_AF_SPEC = 26;
     internal const ushort IFLA_NET_NS_FD = 28;
     internal const ushort IFLA_EXT_MASK = 29;
     internal const ushort IFLA_PROMISCUITY = 30;
     internal const ushort IFLA_LINK_NETNSID = 37;
+
+    /// <summary>IFLA_AF_SPEC / AF_INET: the interface's IPv4 settings, indexed by IPV4_DEVCONF_*.</summary>
+    internal const ushort IFLA_INET_CONF = 1;
+    /// <summary>IPV4_DEVCONF_ARP_NOTIFY (linux/ip.h): net.ipv4.conf.IFNAME.arp_notify.</summary>
+    public const ushort IPV4_DEVCONF_ARP_NOTIFY = 22;
 
     internal const ushort IFLA_INFO_KIND = 1;
     internal const ushort IFLA_INFO_DATA = 2;
@@ -499,6 +505,31 @@ public sealed partial class RouteSocket
         {
             writer.AttributeString(IFLA_IFALIAS, alias);
             Execute(ref writer, $"set alias on link #{index}");
+        }
+        finally
+        {
+            writer.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Sets one of the link's IPv4 settings (net.ipv4.conf.IFNAME.KEY; <paramref name="key"/> is an IPV4_DEVCONF_*
+    /// index) through IFLA_AF_SPEC. Same effect as the /proc/sys file, without a path lookup: every network
+    /// namespace that looked up /proc/sys/net/ipv4/conf/eth0 leaves a dentry for "eth0" in one shared hash
+    /// chain, which each such lookup walks (27% of a bridge ADD's CPU with 1,000 containers, perf).
+    /// </summary>
+    public void SetIPv4DeviceConfig(int index, ushort key, uint value)
+    {
+        var writer = BeginSetLink(index);
+        try
+        {
+            using (writer.Nest(IFLA_AF_SPEC))
+            using (writer.Nest(Libc.AF_INET))
+            using (writer.Nest(IFLA_INET_CONF))
+            {
+                writer.AttributeU32(key, value);
+            }
+            Execute(ref writer, $"set IPv4 setting {key} = {value} on link #{index}");
         }
         finally
         {

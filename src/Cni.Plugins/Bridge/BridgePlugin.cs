@@ -87,7 +87,7 @@ public sealed partial class BridgePlugin : CniPlugin
 
             var plan = GatewayPlan.Apply(result, c, ContainerInterfaceIndex);
             bool hasV6 = result.IPs.Any(ip => !ip.IsV4);
-            ContainerInterface.WriteSysctls(netns, request.IfName, c.EnableDad, hasV6);
+            ContainerInterface.WriteSysctls(netns, container, veth.Container.Index, request.IfName, c.EnableDad, hasV6);
             ContainerInterface.Configure(container, veth.Container.Index, request.IfName, result, ContainerInterfaceIndex, c.EnableDad);
 
             if (c.ActsAsGateway)

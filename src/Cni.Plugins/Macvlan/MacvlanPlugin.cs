@@ -55,7 +55,7 @@ public sealed partial class MacvlanPlugin : CniPlugin
             result.Dns = ipam.Dns;
 
             bool hasV6 = result.IPs.Any(ip => !ip.IsV4);
-            ContainerInterface.WriteSysctls(netns, request.IfName, enableDad: false, hasV6);
+            ContainerInterface.WriteSysctls(netns, container, link.Index, request.IfName, enableDad: false, hasV6);
             ContainerInterface.Configure(container, link.Index, request.IfName, result, ContainerInterfaceIndex, enableDad: false);
         }
         else
