@@ -19,10 +19,11 @@ public static class ContainerInterface
     /// Per-interface settings inside the container, before any address is added: gratuitous ARP on when the
     /// link comes up (arp_notify, through netlink); for an interface that gets an IPv6 address also IPv6
     /// enabled, DAD off unless <paramref name="enableDad"/> (it costs about 2 s per pod) and unsolicited NA on.
-    /// An interface without IPv6 addresses keeps the kernel's IPv6 defaults: those keys only concern
-    /// addresses it does not get, and each /proc/sys/net/ipv6/conf/eth0 lookup walks a dentry chain as long
-    /// as the number of containers (see <see cref="RouteSocket.SetIPv4DeviceConfig"/>). Best effort, as the
-    /// reference: a kernel without IPv6 has no such keys.
+    /// An interface without IPv6 addresses keeps the kernel's IPv6 defaults (the reference also turns
+    /// accept_dad off there; then only its link-local address gets DAD, which nothing waits for): each
+    /// /proc/sys/net/ipv6/conf/eth0 lookup walks a dentry chain as long as the number of containers (see
+    /// <see cref="RouteSocket.SetIPv4DeviceConfig"/>). Best effort, as the reference: a kernel without IPv6
+    /// has no such keys.
     /// </summary>
     public static void WriteSysctls(NetNs ns, RouteSocket container, int linkIndex, string ifName, bool enableDad, bool hasIPv6)
     {
