@@ -69,6 +69,13 @@ check "second DEL succeeds (idempotent)" cni_run "$NODE" del "$NET" "$CTR"
 check_fails "ADD into a netns path that does not exist fails" \
     cni_run "$NODE" add "$NET" "/var/run/netns/cnit-missing-$RUN_ID"
 
+# A plugin's output to a regular file continues where the caller left off, and the caller continues after it
+# (write(2) moves the descriptor's offset; pwrite at a position of the plugin's own would not).
+seq_out="$SCENARIO_TMP/sequence.out"
+{ echo before; CNI_COMMAND=VERSION "$PLUGIN_DIR/loopback" </dev/null; echo; echo after; } > "$seq_out"
+check "VERSION into a shared regular file keeps the caller's lines around it" \
+    bash -c "head -1 '$seq_out' | grep -qx before && tail -1 '$seq_out' | grep -qx after && sed '1d;\$d' '$seq_out' | jq -e .supportedVersions >/dev/null"
+
 check "ADD again succeeds" cni_run "$NODE" add "$NET" "$CTR"
 ctr_path="$(netns_path "$CTR")"
 check "container namespace deleted" delete_netns "$CTR"

@@ -1,4 +1,4 @@
-using Microsoft.Win32.SafeHandles;
+using Cni.Linux.Interop;
 using System.Text.Json;
 
 namespace Cni.Spec;
@@ -15,11 +15,12 @@ public static class Dispatcher
     /// <summary>The entry point of a plugin executable.</summary>
     public static int Main(CniPlugin plugin)
     {
-        // Plain streams over descriptors 0, 1 and 2: System.Console would start its terminal and
-        // signal handling first, which a plugin that lives for milliseconds does not need.
-        using var stdin = new FileStream(new SafeFileHandle(0, ownsHandle: false), FileAccess.Read, bufferSize: 0);
-        using var stdout = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
-        using var stderr = new StreamWriter(new FileStream(new SafeFileHandle(2, ownsHandle: false), FileAccess.Write, bufferSize: 0));
+        // Plain read(2)/write(2) streams over descriptors 0, 1 and 2: System.Console would start its terminal
+        // and signal handling first, which a plugin that lives for milliseconds does not need, and a FileStream
+        // over a regular file would pread/pwrite at its own position and leave the descriptor's offset behind.
+        using var stdin = DescriptorStream.ForReading(0);
+        using var stdout = DescriptorStream.ForWriting(1);
+        using var stderr = new StreamWriter(DescriptorStream.ForWriting(2));
         return Run(plugin, new ProcessEnvironment(), stdin, stdout, stderr);
     }
 
