@@ -26,6 +26,7 @@ public enum Errno
     EMFILE = 24,
     ENOSPC = 28,
     ERANGE = 34,
+    EXFULL = 54,
     ENAMETOOLONG = 36,
     ENOSYS = 38,
     ENOTEMPTY = 39,

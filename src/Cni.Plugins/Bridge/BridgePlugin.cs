@@ -129,7 +129,9 @@ public sealed partial class BridgePlugin : CniPlugin
         }
         catch (NetlinkException e)
         {
-            throw new CniException(ErrorCode.FirstPluginCode, $"failed to connect \"{hostEnd.Name}\" to bridge {bridge.Name}: {e.Message}");
+            // The kernel numbers a bridge's ports with 10 bits (BR_MAX_PORTS): the 1,024th is refused with EXFULL.
+            string hint = e.Errno == Cni.Linux.Interop.Errno.EXFULL ? $" (bridge {bridge.Name} already has the most ports a Linux bridge can hold, 1023; use another bridge for more containers)" : "";
+            throw new CniException(ErrorCode.FirstPluginCode, $"failed to connect \"{hostEnd.Name}\" to bridge {bridge.Name}: {e.Message}{hint}");
         }
         if (c.HairpinMode || c.IsolatePorts)
         {
