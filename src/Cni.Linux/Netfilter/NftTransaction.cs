@@ -68,14 +68,7 @@ public sealed class NftTransaction
     /// <paramref name="setId"/> (NFTA_SET_ELEM_LIST_SET_ID) is only a fallback for the name.
     /// </summary>
     public NftTransaction AddElements(NftFamily family, string table, string set, IReadOnlyList<NftSetElement> elements, uint? setId = null)
-    {
-        for (int i = 0; i < elements.Count; i += ElementsPerMessage)
-        {
-            var chunk = elements.Skip(i).Take(ElementsPerMessage).ToArray();
-            Add(NFT_MSG_NEWSETELEM, NLM_F_CREATE, family, new ElementList(table, set, chunk, setId), $"add element {Fam(family)} {table} {set} {{ {string.Join(", ", chunk.Select(e => e.ToString()))} }}");
-        }
-        return this;
-    }
+        => AddElementMessages(NFT_MSG_NEWSETELEM, NLM_F_CREATE, "add element", family, table, set, elements, setId);
 
     /// <summary>
     /// Makes existing elements expire <paramref name="after"/> the commit (default and least: 1 ms, which the kernel
@@ -95,21 +88,25 @@ public sealed class NftTransaction
         {
             throw new ArgumentOutOfRangeException(nameof(after), "an expiration of 0 ms is no update: give at least 1 ms");
         }
-        for (int i = 0; i < elements.Count; i += ElementsPerMessage)
+        var expiring = new NftSetElement[elements.Count];
+        for (int i = 0; i < expiring.Length; i++)
         {
-            var chunk = elements.Skip(i).Take(ElementsPerMessage).Select(e => e with { Expiration = expiration }).ToArray();
-            Add(NFT_MSG_NEWSETELEM, NLM_F_CREATE, family, new ElementList(table, set, chunk), $"expire element {Fam(family)} {table} {set} {{ {string.Join(", ", chunk.Select(e => e.ToString()))} }}");
+            expiring[i] = elements[i] with { Expiration = expiration };
         }
-        return this;
+        return AddElementMessages(NFT_MSG_NEWSETELEM, NLM_F_CREATE, "expire element", family, table, set, expiring);
     }
 
     /// <summary>Deletes elements by key; a missing key fails the transaction with ENOENT.</summary>
     public NftTransaction DeleteElements(NftFamily family, string table, string set, IReadOnlyList<NftSetElement> elements)
+        => AddElementMessages(NFT_MSG_DELSETELEM, 0, "delete element", family, table, set, elements);
+
+    /// <summary>One element message per <see cref="ElementsPerMessage"/> elements (add, expire and delete alike).</summary>
+    private NftTransaction AddElementMessages(ushort message, ushort flags, string verb, NftFamily family, string table, string set, IReadOnlyList<NftSetElement> elements, uint? setId = null)
     {
         for (int i = 0; i < elements.Count; i += ElementsPerMessage)
         {
             var chunk = elements.Skip(i).Take(ElementsPerMessage).ToArray();
-            Add(NFT_MSG_DELSETELEM, 0, family, new ElementList(table, set, chunk), $"delete element {Fam(family)} {table} {set} {{ {string.Join(", ", chunk.Select(e => e.ToString()))} }}");
+            Add(message, flags, family, new ElementList(table, set, chunk, setId), $"{verb} {Fam(family)} {table} {set} {{ {string.Join(", ", chunk.Select(e => e.ToString()))} }}");
         }
         return this;
     }
