@@ -23,10 +23,8 @@ namespace Cni.Firewall;
 /// </summary>
 internal sealed class ElementRemoval
 {
-    private readonly NftTransaction _expire = new();
-    private readonly NftTransaction _delete = new();
-    private readonly HashSet<string> _planned = [];
-    private (string Set, byte[] Key)? _probe;
+    private readonly List<(string Set, NftSetElement Found)> _planned = [];
+    private readonly HashSet<string> _keys = [];
 
     /// <summary>
     /// Plans removing <paramref name="found"/>, an element of <paramref name="set"/> as GET returned it (its value,
@@ -34,13 +32,10 @@ internal sealed class ElementRemoval
     /// </summary>
     public void Add(string set, NftSetElement found)
     {
-        if (!_planned.Add(set + " " + Convert.ToHexString(found.Key)))
+        if (_keys.Add(set + " " + Convert.ToHexString(found.Key)))
         {
-            return;
+            _planned.Add((set, found));
         }
-        _expire.ExpireElements(SharpCniTable.Family, SharpCniTable.Name, set, [new NftSetElement(found.Key) { Data = found.Data, Verdict = found.Verdict }]);
-        _delete.DeleteElements(SharpCniTable.Family, SharpCniTable.Name, set, [new NftSetElement(found.Key)]);
-        _probe = (set, found.Key);
     }
 
     /// <summary>
@@ -52,29 +47,45 @@ internal sealed class ElementRemoval
     /// </summary>
     public bool Commit(NftConnection nft, bool expire)
     {
-        if (_probe is not (string set, byte[] key))
+        if (_planned.Count == 0)
         {
             return true;
         }
         if (!expire)
         {
-            nft.Commit(_delete);
+            nft.Commit(Transaction(expire: false));
             return true;
         }
         try
         {
-            nft.Commit(_expire);
+            nft.Commit(Transaction(expire: true));
         }
         catch (LinuxException e) when (e.Errno is Errno.EINVAL or Errno.EOPNOTSUPP)
         {
-            nft.Commit(_delete); // a set of the layout before timeouts: nothing was applied, delete instead
+            nft.Commit(Transaction(expire: false)); // a set of the layout before timeouts: nothing was applied, delete instead
             return true;
         }
-        return nft.ProbeExpiry(SharpCniTable.Family, SharpCniTable.Name, set, key) switch
+        // The probe is the last element of the batch, which the kernel updates last.
+        (string set, NftSetElement probe) = _planned[^1];
+        return nft.ProbeExpiry(SharpCniTable.Family, SharpCniTable.Name, set, probe.Key) switch
         {
             NftExpiry.Gone => true,
-            NftExpiry.Expiring => nft.AwaitExpiryBeforeClose(SharpCniTable.Family, SharpCniTable.Name, set, key),
+            NftExpiry.Expiring => nft.AwaitExpiryBeforeClose(SharpCniTable.Family, SharpCniTable.Name, set, probe.Key),
             _ => false,
         };
+    }
+
+    /// <summary>The planned elements' expiry (key and value as found) or deletion (key only), in planning order.</summary>
+    private NftTransaction Transaction(bool expire)
+    {
+        var tx = new NftTransaction();
+        foreach ((string set, NftSetElement found) in _planned)
+        {
+            if (expire)
+                tx.ExpireElements(SharpCniTable.Family, SharpCniTable.Name, set, [new NftSetElement(found.Key) { Data = found.Data, Verdict = found.Verdict }]);
+            else
+                tx.DeleteElements(SharpCniTable.Family, SharpCniTable.Name, set, [new NftSetElement(found.Key)]);
+        }
+        return tx;
     }
 }

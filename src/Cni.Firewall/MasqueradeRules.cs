@@ -255,13 +255,9 @@ public sealed class MasqueradeRules
                 return;
             }
             var removal = new ElementRemoval();
-            foreach (IPAddress address in record.Addresses.Select(a => a.Address))
+            foreach ((string set, NftSetElement element) in OwnedAddressElements(attachment, record))
             {
-                NftSetElement? element = _nft.GetElement(SharpCniTable.Family, SharpCniTable.Name, AddressSet(address), NftData.Address(address));
-                if (element is not null && element.Comment == attachment.Tag)
-                {
-                    removal.Add(AddressSet(address), element);
-                }
+                removal.Add(set, element);
             }
             removal.Add(AttachmentSet, index);
             try
@@ -311,15 +307,26 @@ public sealed class MasqueradeRules
     /// </summary>
     private void DeleteAttachment(ElementBatch batch, Attachment attachment, MasqueradeRecord record)
     {
-        foreach (IPAddress address in record.Addresses.Select(a => a.Address))
+        foreach ((string set, NftSetElement element) in OwnedAddressElements(attachment, record))
         {
-            NftSetElement? element = _nft.GetElement(SharpCniTable.Family, SharpCniTable.Name, AddressSet(address), NftData.Address(address));
-            if (element is not null && element.Comment == attachment.Tag)
-            {
-                batch.Delete(AddressSet(address), AddressElement(address));
-            }
+            batch.Delete(set, new NftSetElement(element.Key));
         }
         batch.Delete(AttachmentSet, new NftSetElement(IndexKey(attachment)));
+    }
+
+    /// <summary>The address elements of <paramref name="record"/> the attachment still holds (its tag as comment), as the kernel holds them.</summary>
+    private List<(string Set, NftSetElement Element)> OwnedAddressElements(Attachment attachment, MasqueradeRecord record)
+    {
+        var owned = new List<(string, NftSetElement)>();
+        foreach (IPPrefix prefix in record.Addresses)
+        {
+            string set = AddressSet(prefix.Address);
+            if (_nft.GetElement(SharpCniTable.Family, SharpCniTable.Name, set, NftData.Address(prefix.Address)) is { } element && element.Comment == attachment.Tag)
+            {
+                owned.Add((set, element));
+            }
+        }
+        return owned;
     }
 
     /// <summary>

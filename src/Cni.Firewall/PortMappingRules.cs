@@ -452,8 +452,7 @@ public sealed class PortMappingRules
         var found = new List<PortMappingElement>();
         foreach ((NftSetElement record, PortMappingElement owned) in ReadRecords(attachment))
         {
-            NftSetElement? existing = _nft.GetElement(SharpCniTable.Family, SharpCniTable.Name, owned.SetName, owned.Key);
-            if (existing is not null && IsOwnedBy(existing, attachment))
+            if (OwnedElement(attachment, owned) is { } existing)
             {
                 removal.Add(owned.SetName, existing);
                 if (owned.IsDnat)
@@ -552,15 +551,18 @@ public sealed class PortMappingRules
         Attachment.TryParseTag(element.Comment, out Attachment owner) && owner == attachment;
 
     /// <summary>Plans deleting the element if it is there and tagged for the attachment; returns what was found.</summary>
-    private NftSetElement? DeleteIfOwned(NftTransaction tx, Attachment attachment, PortMappingElement owned)
+    /// <summary>The element a record names, as the kernel holds it, when the attachment still owns it (null when gone or taken over).</summary>
+    private NftSetElement? OwnedElement(Attachment attachment, PortMappingElement owned) =>
+        _nft.GetElement(SharpCniTable.Family, SharpCniTable.Name, owned.SetName, owned.Key) is { } existing && IsOwnedBy(existing, attachment)
+            ? existing
+            : null;
+
+    private void DeleteIfOwned(NftTransaction tx, Attachment attachment, PortMappingElement owned)
     {
-        NftSetElement? existing = _nft.GetElement(SharpCniTable.Family, SharpCniTable.Name, owned.SetName, owned.Key);
-        if (existing is null || !IsOwnedBy(existing, attachment))
+        if (OwnedElement(attachment, owned) is not null)
         {
-            return null;
+            tx.DeleteElements(SharpCniTable.Family, SharpCniTable.Name, owned.SetName, [new NftSetElement(owned.Key)]);
         }
-        tx.DeleteElements(SharpCniTable.Family, SharpCniTable.Name, owned.SetName, [new NftSetElement(owned.Key)]);
-        return existing;
     }
 
     /// <summary>Adds the skeleton to <paramref name="tx"/> unless the chains already hold exactly our constant rules (the usual case: no rule is touched).</summary>
