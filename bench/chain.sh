@@ -52,7 +52,7 @@ cap_args() { # I -> the capability args of container I when CAP_ARGS_TEMPLATE is
 }
 
 run_side() { # SIDE BINDIR ROUND
-  local side=$1 bin=$2 round=$3 i t0 t1
+  local side=$1 bin=$2 round=$3 i op
   local conf=$WORK/$side-conf data=$WORK/$side-data-$round cache=$WORK/$side-cache-$round
   mkdir -p "$conf" "$data" "$cache"
   local template=$TEMPLATE
