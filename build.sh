@@ -28,6 +28,13 @@ build_deps() {
   apt_ensure gcc zlib1g-dev
 }
 
+# The toolchain a build uses: the SDK global.json selects, its runtime, and the C compiler that links.
+toolchain() {
+  echo "sdk $(dotnet --version)"
+  dotnet --list-runtimes | awk '$1 == "Microsoft.NETCore.App" {print "runtime " $2}' | sort -V | tail -1
+  echo "cc $(gcc -dumpfullversion 2>/dev/null || echo none)"
+}
+
 test_deps() {
   build_deps
   apt_ensure iproute2 nftables conntrack strace busybox-static golang-go jq bc iputils-ping python3 \
@@ -37,13 +44,19 @@ test_deps() {
 
 # One ELF build ID for every plugin of a build, derived from the sources: a plugin runs the IPAM plugin
 # in-process only when the one on CNI_PATH carries its own build ID (see src/Cni.Spec/IpamDelegate.cs).
+# The toolchain's versions and the lock files (the exact NativeAOT compiler package) are part of it.
 suite_id() {
-  find src cmd Directory.Build.props -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name '*.c' \) \
-    -not -path '*/obj/*' -not -path '*/bin/*' | LC_ALL=C sort | xargs sha1sum | sha1sum | cut -c1-40
+  {
+    find src cmd Directory.Build.props global.json -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' \
+      -o -name '*.c' -o -name 'packages.lock.json' -o -name 'global.json' \) \
+      -not -path '*/obj/*' -not -path '*/bin/*' | LC_ALL=C sort | xargs sha1sum
+    toolchain
+  } | sha1sum | cut -c1-40
 }
 
 build_plugins() {
   build_deps
+  log "toolchain: $(toolchain | paste -sd, | sed 's/,/, /g')"
   mkdir -p "$BIN"
   local id; id=$(suite_id)
   if [ "$(cat "$BIN/.suite-id" 2>/dev/null)" != "$id" ]; then
