@@ -83,7 +83,7 @@ internal static class ConfigJson
         foreach (var p in obj.EnumerateObject())
         {
             string? name = JsonRead.PropertyName(p);
-            if (Field(name, "name", "cniVersion", "ipam", "args", "runtimeConfig") is not { } field) continue;
+            if (NetworkFields.Match(p) is not { } field) continue;
             var (v, at) = (p.Value, $"$.{name}");
             switch (field)
             {
@@ -104,8 +104,7 @@ internal static class ConfigJson
         foreach (var p in obj.EnumerateObject())
         {
             string? name = JsonRead.PropertyName(p);
-            if (Field(name, "type", "ranges", "routes", "dataDir", "resolvConf", "lockTimeoutSeconds",
-                    "subnet", "rangeStart", "rangeEnd", "gateway", "exclude") is not { } field) continue;
+            if (IpamFields.Match(p) is not { } field) continue;
             var (v, at) = (p.Value, $"{path}.{name}");
             switch (field)
             {
@@ -132,7 +131,7 @@ internal static class ConfigJson
         foreach (var p in obj.EnumerateObject())
         {
             string? name = JsonRead.PropertyName(p);
-            if (Field(name, "subnet", "rangeStart", "rangeEnd", "gateway", "exclude") is { } field)
+            if (RangeFields.Match(p) is { } field)
                 RangeField(range, field, p.Value, $"{path}.{name}");
         }
         return range;
@@ -157,7 +156,7 @@ internal static class ConfigJson
         foreach (var p in obj.EnumerateObject())
         {
             string? name = JsonRead.PropertyName(p);
-            switch (Field(name, "dst", "gw"))
+            switch (RouteFields.Match(p))
             {
                 case "dst": route.Dst = JsonRead.String(p.Value, $"{path}.{name}"); break;
                 case "gw": route.Gw = JsonRead.String(p.Value, $"{path}.{name}"); break;
@@ -173,7 +172,7 @@ internal static class ConfigJson
         foreach (var p in obj.EnumerateObject())
         {
             string? name = JsonRead.PropertyName(p);
-            if (Field(name, "cni") is not null) args.Cni = CniArgs(p.Value, $"{path}.{name}");
+            if (ArgsFields.Match(p) is not null) args.Cni = CniArgs(p.Value, $"{path}.{name}");
         }
         return args;
     }
@@ -185,7 +184,7 @@ internal static class ConfigJson
         foreach (var p in obj.EnumerateObject())
         {
             string? name = JsonRead.PropertyName(p);
-            if (Field(name, "ips") is not null) cni.Ips = JsonRead.NullableStringList(p.Value, $"{path}.{name}");
+            if (CniArgsFields.Match(p) is not null) cni.Ips = JsonRead.NullableStringList(p.Value, $"{path}.{name}");
         }
         return cni;
     }
@@ -197,7 +196,7 @@ internal static class ConfigJson
         foreach (var p in obj.EnumerateObject())
         {
             string? name = JsonRead.PropertyName(p);
-            switch (Field(name, "ips", "ipRanges"))
+            switch (RuntimeConfigFields.Match(p))
             {
                 case "ips": runtime.Ips = JsonRead.NullableStringList(p.Value, $"{path}.{name}"); break;
                 case "ipRanges": runtime.IpRanges = JsonRead.List(p.Value, $"{path}.{name}", RangeSet); break;
@@ -206,11 +205,12 @@ internal static class ConfigJson
         return runtime;
     }
 
-    /// <summary>The field of <paramref name="fields"/> that a property named <paramref name="name"/> sets: equal ignoring case (ordinal).</summary>
-    private static string? Field(string? name, params ReadOnlySpan<string> fields)
-    {
-        foreach (string f in fields)
-            if (string.Equals(name, f, StringComparison.OrdinalIgnoreCase)) return f;
-        return null;
-    }
+    // The fields of each object shape, matched as Go's encoding/json matches keys (JsonFields).
+    private static readonly JsonFields NetworkFields = new("name", "cniVersion", "ipam", "args", "runtimeConfig");
+    private static readonly JsonFields IpamFields = new("type", "ranges", "routes", "dataDir", "resolvConf", "lockTimeoutSeconds", "subnet", "rangeStart", "rangeEnd", "gateway", "exclude");
+    private static readonly JsonFields RangeFields = new("subnet", "rangeStart", "rangeEnd", "gateway", "exclude");
+    private static readonly JsonFields RouteFields = new("dst", "gw");
+    private static readonly JsonFields ArgsFields = new("cni");
+    private static readonly JsonFields CniArgsFields = new("ips");
+    private static readonly JsonFields RuntimeConfigFields = new("ips", "ipRanges");
 }

@@ -25,6 +25,8 @@ public readonly record struct Attachment
     /// <summary>JSON <c>ifname</c>.</summary>
     public string IfName { get; }
 
+    private static readonly JsonFields Fields = new("containerID", "ifname");
+
     /// <summary>
     /// A JSON list of <c>{"containerID", "ifname"}</c> objects (null for JSON null); a missing or null name reads as
     /// empty, other fields are ignored, anything else is a JsonException.
@@ -35,7 +37,7 @@ public readonly record struct Attachment
             string? containerId = null, ifName = null;
             foreach (var p in JsonRead.RequiredObject(item, itemPath).EnumerateObject())
             {
-                switch (JsonRead.Name(p, itemPath))
+                switch (Fields.Match(p, itemPath))
                 {
                     case "containerID": containerId = JsonRead.String(p.Value, itemPath + ".containerID"); break;
                     case "ifname": ifName = JsonRead.String(p.Value, itemPath + ".ifname"); break;

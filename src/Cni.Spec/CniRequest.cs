@@ -48,10 +48,10 @@ public sealed class CniRequest
             var extra = Config.Extra;
             if (extra is null) return [];
             string key = "cni.dev/valid-attachments";
-            if (!extra.TryGetValue(key, out var value))
+            if (!TryGetExtra(extra, key, out var value))
             {
                 key = "cni.dev/attachments";
-                if (!extra.TryGetValue(key, out value)) return [];
+                if (!TryGetExtra(extra, key, out value)) return [];
             }
             try
             {
@@ -64,10 +64,29 @@ public sealed class CniRequest
         }
     }
 
-    /// <summary>A runtimeConfig entry (a capability's value), or null when it is absent or JSON null.</summary>
+    // A top-level field the config kept aside, by its name or (as Go matches keys) a folded one.
+    private static bool TryGetExtra(Dictionary<string, JsonElement> extra, string name, out JsonElement value)
+    {
+        if (extra.TryGetValue(name, out value)) return true;
+        var field = new JsonFields(name);
+        foreach (var (key, v) in extra)
+        {
+            if (field.Match(key) is not null)
+            {
+                value = v;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// A runtimeConfig entry (a capability's value), or null when it is absent or JSON null; the key is matched as Go's
+    /// encoding/json matches a struct field (<see cref="JsonFields"/>).
+    /// </summary>
     public JsonElement? RuntimeConfigValue(string key)
     {
-        if (Config.RuntimeConfig is not { } runtimeConfig || !runtimeConfig.TryGetProperty(key, out var value) || JsonRead.IsNull(value))
+        if (Config.RuntimeConfig is not { } runtimeConfig || !JsonFields.TryGet(runtimeConfig, key, out var value) || JsonRead.IsNull(value))
             return null;
         return value;
     }

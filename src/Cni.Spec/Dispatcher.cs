@@ -156,7 +156,7 @@ public static class Dispatcher
             {
                 var doc = JsonDocument.Parse(input); // not disposed: see JsonRead.ReadDocument
                 if (doc.RootElement.ValueKind == JsonValueKind.Object &&
-                    doc.RootElement.TryGetProperty("cniVersion", out var v) && v.ValueKind == JsonValueKind.String &&
+                    JsonFields.TryGet(doc.RootElement, "cniVersion", out var v) && v.ValueKind == JsonValueKind.String &&
                     v.GetString() is { } s && plugin.SupportedVersions.Contains(s))
                     answer = s;
             }

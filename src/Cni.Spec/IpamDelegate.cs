@@ -123,6 +123,8 @@ public static class IpamDelegate
         return new CniException(ErrorCode.Internal, $"IPAM plugin {Path.GetFileName(exe)} failed with exit code {exitCode}", text);
     }
 
+    private static readonly JsonFields ErrorFields = new("cniVersion", "code", "msg", "details");
+
     /// <summary>A CNI error object (<c>code</c>, <c>msg</c>, <c>details</c>; other fields ignored), or null when the output is not one.</summary>
     internal static ErrorResult? ReadError(byte[] output)
     {
@@ -134,7 +136,7 @@ public static class IpamDelegate
             foreach (var p in root.EnumerateObject())
             {
                 var v = p.Value;
-                switch (JsonRead.Name(p, "$"))
+                switch (ErrorFields.Match(p, "$"))
                 {
                     case "cniVersion": error.CniVersion = JsonRead.String(v, "$.cniVersion"); break;
                     case "code": error.Code = JsonRead.Int32(v, "$.code"); break;

@@ -186,25 +186,6 @@ public static class JsonRead
         return map;
     }
 
-    /// <summary>
-    /// A property looked up as Go's encoding/json does: an exact match first, else the last property whose name
-    /// matches ignoring case. False when absent.
-    /// </summary>
-    public static bool TryGetPropertyIgnoreCase(JsonElement obj, string name, out JsonElement value)
-    {
-        if (obj.TryGetProperty(name, out value)) return true;
-        bool found = false;
-        foreach (var p in obj.EnumerateObject())
-        {
-            if (string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))
-            {
-                value = p.Value;
-                found = true;
-            }
-        }
-        return found;
-    }
-
     /// <summary>The exception for a value of the wrong kind at <paramref name="path"/>.</summary>
     public static JsonException Mismatch(string path, string expected, JsonElement actual) =>
         new($"The JSON value at '{path}' must be {expected}, not {Describe(actual)}.");

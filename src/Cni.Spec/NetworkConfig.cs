@@ -55,6 +55,9 @@ public sealed class NetworkConfig
         }
     }
 
+    private static readonly JsonFields Fields = new("cniVersion", "cniVersions", "name", "type", "disableCheck", "disableGC", "ipam", "dns", "args",
+        "runtimeConfig", "capabilities", "prevResult");
+
     private static NetworkConfig Read(JsonElement obj)
     {
         var c = new NetworkConfig();
@@ -62,7 +65,7 @@ public sealed class NetworkConfig
         {
             var v = p.Value;
             string name = JsonRead.Name(p, "$");
-            switch (name)
+            switch (Fields.Match(name))
             {
                 case "cniVersion": c.CniVersion = JsonRead.String(v, "$.cniVersion"); break;
                 // Null items stay null, as the serializer kept them.
@@ -98,7 +101,7 @@ public sealed class IpamSection
         foreach (var p in obj.EnumerateObject())
         {
             string name = JsonRead.Name(p, path);
-            if (name == "type") ipam.Type = JsonRead.String(p.Value, path + ".type");
+            if (JsonFields.Selects(p, "type")) ipam.Type = JsonRead.String(p.Value, path + ".type");
             else (ipam.Extra ??= new(StringComparer.Ordinal))[name] = p.Value;
         }
         return ipam;
@@ -138,6 +141,8 @@ public sealed class NetworkConfigList
         return list;
     }
 
+    private static readonly JsonFields Fields = new("cniVersion", "cniVersions", "name", "disableCheck", "disableGC", "plugins");
+
     private static NetworkConfigList Read(JsonElement obj)
     {
         var l = new NetworkConfigList();
@@ -145,7 +150,7 @@ public sealed class NetworkConfigList
         {
             var v = p.Value;
             string name = JsonRead.Name(p, "$");
-            switch (name)
+            switch (Fields.Match(name))
             {
                 case "cniVersion": l.CniVersion = JsonRead.String(v, "$.cniVersion"); break;
                 case "cniVersions": l.CniVersions = JsonRead.NullableStringList(v, "$.cniVersions")!; break;

@@ -33,6 +33,25 @@ public class ConfigReadingTests
         """;
 
     [Fact]
+    public void IpRanges_as_go_cni_writes_them_read_as_the_canonical_keys()
+    {
+        // go-cni's IPRanges has no JSON tags: containerd sends {"Subnet","RangeStart","RangeEnd","Gateway"}.
+        var goCni = Parse("""
+            {"cniVersion":"1.0.0","name":"k8s","ipam":{"type":"host-local"},
+             "runtimeConfig":{"ipRanges":[[{"Subnet":"10.8.0.0/24","RangeStart":"10.8.0.10","RangeEnd":"10.8.0.20","Gateway":"10.8.0.1"}]]}}
+            """);
+        var canonical = Parse("""
+            {"cniVersion":"1.0.0","name":"k8s","ipam":{"type":"host-local"},
+             "runtimeConfig":{"ipRanges":[[{"subnet":"10.8.0.0/24","rangeStart":"10.8.0.10","rangeEnd":"10.8.0.20","gateway":"10.8.0.1"}]]}}
+            """);
+        var r = Assert.Single(Assert.Single(goCni.RangeSets).Ranges);
+        var c = Assert.Single(Assert.Single(canonical.RangeSets).Ranges);
+        Assert.Equal((c.Subnet.ToString(), c.RangeStart.ToString(), c.RangeEnd.ToString(), c.Gateway.ToString()),
+            (r.Subnet.ToString(), r.RangeStart.ToString(), r.RangeEnd.ToString(), r.Gateway.ToString()));
+        Assert.Equal(("10.8.0.0/24", "10.8.0.10", "10.8.0.20", "10.8.0.1"), (r.Subnet.ToString(), r.RangeStart.ToString(), r.RangeEnd.ToString(), r.Gateway.ToString()));
+    }
+
+    [Fact]
     public void Every_field_is_read()
     {
         var c = Parse(Full);

@@ -117,15 +117,18 @@ public class NetconfReadingTests
     }
 
     [Fact]
-    public void Bridge_names_are_case_sensitive()
+    public void Bridge_keys_select_fields_ignoring_case_as_Go_does()
     {
-        var c = BridgeConfig.Parse("""{"Bridge":"br1","MTU":1400,"IsGateway":true,"PreserveDefaultVlan":false,"RuntimeConfig":{"mac":"x"},"args":{"CNI":{"mac":"y"}}}"""u8);
-        Assert.Null(c.BridgeName);
-        Assert.Equal(0, c.Mtu);
-        Assert.False(c.IsGateway);
-        Assert.True(c.PreserveDefaultVlan);
-        Assert.Null(c.RuntimeConfig);
-        Assert.Null(c.Args!.Cni);
+        var c = BridgeConfig.Parse("""{"Bridge":"br1","MTU":1400,"IsGateway":true,"ipmasq":true,"PreserveDefaultVlan":false,"RuntimeConfig":{"MAC":"x"},"args":{"CNI":{"Mac":"y"}}}"""u8);
+        Assert.Equal("br1", c.BridgeName);
+        Assert.Equal(1400, c.Mtu);
+        Assert.True(c.IsGateway);
+        Assert.True(c.IPMasq);
+        Assert.False(c.PreserveDefaultVlan);
+        Assert.Equal("x", c.RuntimeConfig!.Mac);
+        Assert.Equal("y", c.Args!.Cni!.Mac);
+        var canonical = BridgeConfig.Parse("""{"bridge":"br1","mtu":1400,"isGateway":true,"ipMasq":true,"preserveDefaultVlan":false}"""u8);
+        Assert.Equal((canonical.BridgeName, canonical.Mtu, canonical.IsGateway, canonical.IPMasq), (c.BridgeName, c.Mtu, c.IsGateway, c.IPMasq));
     }
 
     [Fact]
@@ -220,9 +223,16 @@ public class NetconfReadingTests
     }
 
     [Fact]
+    public void Macvlan_and_vxlan_keys_select_fields_ignoring_case_as_Go_does()
+    {
+        Assert.Equal("eth0", MacvlanConfig.Parse("""{"cniVersion":"1.0.0","name":"n","type":"macvlan","Master":"eth0"}"""u8).Master);
+        Assert.Equal(5, VxlanConfig.Parse("""{"cniVersion":"1.0.0","name":"n","type":"vxlan","VNI":5}"""u8).Vni);
+    }
+
+    [Fact]
     public void Macvlan_defaults_when_fields_are_absent()
     {
-        var c = MacvlanConfig.Parse("""{"cniVersion":"1.0.0","name":"n","type":"macvlan","Master":"eth0"}"""u8);
+        var c = MacvlanConfig.Parse("""{"cniVersion":"1.0.0","name":"n","type":"macvlan","Primary":"eth0"}"""u8);
         Assert.Null(c.Master);
         Assert.Null(c.Mode);
         Assert.Equal(0, c.Mtu);
@@ -267,7 +277,7 @@ public class NetconfReadingTests
     [Fact]
     public void Vxlan_defaults_when_fields_are_absent_and_reads_wide_numbers()
     {
-        var c = VxlanConfig.Parse("""{"cniVersion":"1.0.0","name":"n","type":"vxlan","VNI":5}"""u8);
+        var c = VxlanConfig.Parse("""{"cniVersion":"1.0.0","name":"n","type":"vxlan","VNIs":5}"""u8);
         Assert.Null(c.Vni);
         Assert.Null(c.Port);
         Assert.Null(c.Ttl);
@@ -338,7 +348,7 @@ public class NetconfReadingTests
     [Fact]
     public void Portmap_defaults_when_fields_are_absent()
     {
-        var c = PortmapConfig.Parse("""{"cniVersion":"1.0.0","name":"n","type":"portmap","SNAT":false}"""u8);
+        var c = PortmapConfig.Parse("""{"cniVersion":"1.0.0","name":"n","type":"portmap","noSNAT":false}"""u8);
         Assert.Null(c.Snat);
         Assert.Null(c.MarkMasqBit);
         Assert.Null(c.ExternalSetMarkChain);

@@ -96,22 +96,25 @@ public class ConfigDecodingTests
     }
 
     [Fact]
-    public void Unknown_fields_are_kept_by_their_exact_name_with_their_values()
+    public void Keys_select_fields_as_Go_does_and_unknown_fields_are_kept_by_their_name()
     {
+        // Go's encoding/json: a key selects the field of that name, else the field whose name it equals ignoring
+        // case; every key sets its field, so the last of "name" and "Name" wins.
         var c = Parse("""
             {"cniVersion": "1.1.0", "name": "n", "Name": "other", "TYPE": "x", "bridge": "cni0", "mtu": 1400,
-             "nested": {"a": [1, null]}, "nothing": null,
+             "nested": {"a": [1, null]}, "nothing": null, "Bridge": "kept",
              "ipam": {"type": "host-local", "subnet": "10.1.0.0/16", "Type": "y"}}
             """);
-        Assert.Equal("n", c.Name);
-        Assert.Null(c.Type);
-        Assert.Equal(["Name", "TYPE", "bridge", "mtu", "nested", "nothing"], c.Extra!.Keys);
-        Assert.Equal("other", c.Extra["Name"].GetString());
+        Assert.Equal("other", c.Name);
+        Assert.Equal("x", c.Type);
+        Assert.Equal("y", c.Ipam!.Type);
+        Assert.Equal(["bridge", "mtu", "nested", "nothing", "Bridge"], c.Extra!.Keys);
+        Assert.Equal("kept", c.Extra["Bridge"].GetString());
         Assert.Equal(1400, c.Extra["mtu"].GetInt32());
         Assert.Equal("""{"a": [1, null]}""", c.Extra["nested"].GetRawText());
         Assert.Equal(JsonValueKind.Null, c.Extra["nothing"].ValueKind);
-        Assert.Equal("host-local", c.IpamType);
-        Assert.Equal(["subnet", "Type"], c.Ipam!.Extra!.Keys);
+        Assert.Equal("y", c.IpamType);
+        Assert.Equal(["subnet"], c.Ipam!.Extra!.Keys);
         Assert.Equal("10.1.0.0/16", c.Ipam.Extra["subnet"].GetString());
     }
 
@@ -181,14 +184,16 @@ public class ConfigDecodingTests
     }
 
     [Fact]
-    public void A_runtimeConfig_value_is_found_by_its_exact_key()
+    public void A_runtimeConfig_value_is_found_by_its_key_or_a_key_equal_ignoring_case()
     {
         var r = Request("""{"runtimeConfig": {"portMappings": [{"hostPort": 8080}], "bandwidth": null, "mac": "a", "mac": "b"}}""");
         Assert.Equal(8080, r.RuntimeConfigValue("portMappings")!.Value[0].GetProperty("hostPort").GetInt32());
         Assert.Equal("b", r.RuntimeConfigValue("mac")!.Value.GetString());
         Assert.Null(r.RuntimeConfigValue("bandwidth"));
-        Assert.Null(r.RuntimeConfigValue("PortMappings"));
+        Assert.Equal(8080, r.RuntimeConfigValue("PortMappings")!.Value[0].GetProperty("hostPort").GetInt32());
         Assert.Null(r.RuntimeConfigValue("ips"));
+        // The last key that selects the capability wins, as in Go.
+        Assert.Equal("c", Request("""{"runtimeConfig": {"mac": "a", "MAC": "c"}}""").RuntimeConfigValue("mac")!.Value.GetString());
         Assert.Null(Request("""{"name": "n"}""").RuntimeConfigValue("portMappings"));
     }
 
@@ -235,7 +240,7 @@ public class ConfigDecodingTests
     }
 
     [Fact]
-    public void Attachments_ignore_unknown_fields_and_match_names_exactly()
+    public void Attachments_ignore_unknown_fields_and_match_names_as_Go_does()
     {
         var r = Request("""
             {"cni.dev/valid-attachments": [
@@ -244,7 +249,7 @@ public class ConfigDecodingTests
                 {"containerID": null, "ifname": "eth2"},
             ]}
             """);
-        Assert.Equal([new Attachment("c1", "eth0"), new Attachment("", ""), new Attachment("", "eth2")], r.ValidAttachments);
+        Assert.Equal([new Attachment("c1", "eth0"), new Attachment("c2", "eth1"), new Attachment("", "eth2")], r.ValidAttachments);
     }
 
     [Fact]

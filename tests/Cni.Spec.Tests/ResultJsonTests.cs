@@ -68,17 +68,44 @@ public class ResultJsonTests
     }
 
     [Fact]
+    public void Keys_select_fields_as_Go_does_at_every_level()
+    {
+        // A delegated IPAM plugin or a prevResult written by a Go program with its struct field names.
+        var r = Parse("""
+            {"CNIVersion": "1.1.0",
+             "Interfaces": [{"Name": "eth0", "Mac": "aa:bb:cc:dd:ee:ff", "Sandbox": "/var/run/netns/x"}],
+             "IPs": [{"Address": "10.0.0.2/24", "Gateway": "10.0.0.1", "Interface": 0}],
+             "Routes": [{"Dst": "0.0.0.0/0", "GW": "10.0.0.1"}],
+             "DNS": {"Nameservers": ["10.0.0.1"], "Domain": "example", "Search": ["a"], "Options": ["ndots:2"]}}
+            """);
+        var canonical = Parse("""
+            {"cniVersion": "1.1.0",
+             "interfaces": [{"name": "eth0", "mac": "aa:bb:cc:dd:ee:ff", "sandbox": "/var/run/netns/x"}],
+             "ips": [{"address": "10.0.0.2/24", "gateway": "10.0.0.1", "interface": 0}],
+             "routes": [{"dst": "0.0.0.0/0", "gw": "10.0.0.1"}],
+             "dns": {"nameservers": ["10.0.0.1"], "domain": "example", "search": ["a"], "options": ["ndots:2"]}}
+            """);
+        Assert.Equal(Write(canonical, "1.1.0"), Write(r, "1.1.0"));
+        Assert.Equal("aa:bb:cc:dd:ee:ff", r.Interfaces![0].Mac);
+        Assert.Equal("10.0.0.1", r.Routes![0].Gw);
+        // An exact key wins over a folded one only by coming later: each key sets its field, the last one stays.
+        Assert.Equal("b", Parse("""{"cniVersion": "1.1.0", "interfaces": [{"name": "a", "Name": "b"}]}""").Interfaces![0].Name);
+        Assert.Equal("a", Parse("""{"cniVersion": "1.1.0", "interfaces": [{"NAME": "b", "name": "a"}]}""").Interfaces![0].Name);
+    }
+
+    [Fact]
     public void Unknown_fields_are_ignored_at_every_level()
     {
         var r = Parse("""
             {"cniVersion": "1.1.0", "future": {"x": 1},
-             "interfaces": [{"name": "eth0", "Mac": "aa", "vlan": 5}],
-             "ips": [{"address": "10.0.0.2/24", "version": "4", "Gateway": "10.0.0.1"}],
+             "interfaces": [{"name": "eth0", "vlan": 5}],
+             "ips": [{"address": "10.0.0.2/24", "version": "4", "gw": "10.0.0.1"}],
              "routes": [{"dst": "0.0.0.0/0", "weight": 3}],
              "dns": {"nameservers": ["10.0.0.1"], "sortlist": []}}
             """);
         Assert.Null(r.Interfaces![0].Mac);
         Assert.Null(r.IPs![0].Gateway);
+        Assert.Equal(["eth0"], r.Interfaces.Select(i => i.Name));
         Assert.Equal("""
             {
                 "cniVersion": "1.1.0",

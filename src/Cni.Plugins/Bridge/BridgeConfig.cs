@@ -56,6 +56,8 @@ public sealed class BridgeConfig
     /// <summary>Decodes the bridge fields of a config; code 6 on malformed JSON or a field of the wrong kind.</summary>
     public static BridgeConfig Parse(ReadOnlySpan<byte> json) => Netconf.Decode(json, Read);
 
+    private static readonly JsonFields Fields = new("bridge", "isGateway", "isDefaultGateway", "forceAddress", "ipMasq", "ipMasqBackend", "mtu", "hairpinMode", "promiscMode", "vlan", "vlanTrunk", "preserveDefaultVlan", "macspoofchk", "enabledad", "disableContainerInterface", "portIsolation", "isolation", "internal", "args", "runtimeConfig");
+
     /// <summary>The fields of the config's root object; unknown fields are ignored, a repeated field's last value wins.</summary>
     internal static BridgeConfig Read(JsonElement root)
     {
@@ -63,7 +65,7 @@ public sealed class BridgeConfig
         foreach (var p in root.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.PropertyName(p))
+            switch (Fields.Match(p))
             {
                 case "bridge": c.BridgeName = JsonRead.String(v, "$.bridge"); break;
                 case "isGateway": c.IsGateway = JsonRead.Bool(v, "$.isGateway"); break;
@@ -98,6 +100,8 @@ public sealed class VlanTrunk
     public int? MaxId { get; set; }
     public int? Id { get; set; }
 
+    private static readonly JsonFields Fields = new("minID", "maxID", "id");
+
     /// <summary>An item; null is refused (the reference dereferences it).</summary>
     internal static VlanTrunk Read(JsonElement e, string path)
     {
@@ -105,7 +109,7 @@ public sealed class VlanTrunk
         var t = new VlanTrunk();
         foreach (var p in obj.EnumerateObject())
         {
-            switch (JsonRead.PropertyName(p))
+            switch (Fields.Match(p))
             {
                 case "minID": t.MinId = JsonRead.NullableInt32(p.Value, $"{path}.minID"); break;
                 case "maxID": t.MaxId = JsonRead.NullableInt32(p.Value, $"{path}.maxID"); break;
@@ -126,7 +130,7 @@ public sealed class BridgeArgsSection
         if (JsonRead.Object(e, path) is not { } obj) return null;
         var a = new BridgeArgsSection();
         foreach (var p in obj.EnumerateObject())
-            if (p.NameEquals("cni"u8)) a.Cni = BridgeCniArgs.Read(p.Value, $"{path}.cni");
+            if (JsonFields.Selects(p, "cni")) a.Cni = BridgeCniArgs.Read(p.Value, $"{path}.cni");
         return a;
     }
 }
@@ -141,7 +145,7 @@ public sealed class BridgeCniArgs
         if (JsonRead.Object(e, path) is not { } obj) return null;
         var a = new BridgeCniArgs();
         foreach (var p in obj.EnumerateObject())
-            if (p.NameEquals("mac"u8)) a.Mac = JsonRead.String(p.Value, $"{path}.mac");
+            if (JsonFields.Selects(p, "mac")) a.Mac = JsonRead.String(p.Value, $"{path}.mac");
         return a;
     }
 }
@@ -156,7 +160,7 @@ public sealed class BridgeRuntimeConfig
         if (JsonRead.Object(e, path) is not { } obj) return null;
         var r = new BridgeRuntimeConfig();
         foreach (var p in obj.EnumerateObject())
-            if (p.NameEquals("mac"u8)) r.Mac = JsonRead.String(p.Value, $"{path}.mac");
+            if (JsonFields.Selects(p, "mac")) r.Mac = JsonRead.String(p.Value, $"{path}.mac");
         return r;
     }
 }

@@ -24,6 +24,8 @@ public sealed class MacvlanConfig
     /// <summary>Decodes the macvlan fields of a config; code 6 on malformed JSON or a field of the wrong kind.</summary>
     public static MacvlanConfig Parse(ReadOnlySpan<byte> json) => Netconf.Decode(json, Read);
 
+    private static readonly JsonFields Fields = new("master", "mode", "mtu", "mac", "linkInContainer", "runtimeConfig");
+
     /// <summary>The fields of the config's root object; unknown fields are ignored, a repeated field's last value wins.</summary>
     internal static MacvlanConfig Read(JsonElement root)
     {
@@ -31,7 +33,7 @@ public sealed class MacvlanConfig
         foreach (var p in root.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.PropertyName(p))
+            switch (Fields.Match(p))
             {
                 case "master": c.Master = JsonRead.String(v, "$.master"); break;
                 case "mode": c.Mode = JsonRead.String(v, "$.mode"); break;
@@ -55,7 +57,7 @@ public sealed class MacvlanRuntimeConfig
         if (JsonRead.Object(e, path) is not { } obj) return null;
         var r = new MacvlanRuntimeConfig();
         foreach (var p in obj.EnumerateObject())
-            if (p.NameEquals("mac"u8)) r.Mac = JsonRead.String(p.Value, $"{path}.mac");
+            if (JsonFields.Selects(p, "mac")) r.Mac = JsonRead.String(p.Value, $"{path}.mac");
         return r;
     }
 }

@@ -28,6 +28,8 @@ public sealed class PortmapConfig
     /// <summary>Decodes the portmap fields of a config; code 6 on malformed JSON or a field of the wrong kind.</summary>
     public static PortmapConfig Parse(ReadOnlySpan<byte> json) => Netconf.Decode(json, Read);
 
+    private static readonly JsonFields Fields = new("snat", "markMasqBit", "externalSetMarkChain", "masqAll", "conditionsV4", "conditionsV6", "localhostPorts", "runtimeConfig");
+
     /// <summary>The fields of the config's root object; unknown fields are ignored, a repeated field's last value wins.</summary>
     internal static PortmapConfig Read(JsonElement root)
     {
@@ -35,7 +37,7 @@ public sealed class PortmapConfig
         foreach (var p in root.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.PropertyName(p))
+            switch (Fields.Match(p))
             {
                 case "snat": c.Snat = JsonRead.NullableBool(v, "$.snat"); break;
                 case "markMasqBit": c.MarkMasqBit = JsonRead.NullableInt32(v, "$.markMasqBit"); break;
@@ -128,7 +130,7 @@ public sealed class PortmapRuntimeConfig
         if (JsonRead.Object(e, path) is not { } obj) return null;
         var r = new PortmapRuntimeConfig();
         foreach (var p in obj.EnumerateObject())
-            if (p.NameEquals("portMappings"u8)) r.PortMappings = JsonRead.List(p.Value, $"{path}.portMappings", PortMapEntry.Read);
+            if (JsonFields.Selects(p, "portMappings")) r.PortMappings = JsonRead.List(p.Value, $"{path}.portMappings", PortMapEntry.Read);
         return r;
     }
 }
@@ -144,6 +146,8 @@ public sealed class PortMapEntry
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{HostIP}:{HostPort}->{ContainerPort}/{Protocol}");
 
+    private static readonly JsonFields Fields = new("hostPort", "containerPort", "protocol", "hostIP");
+
     /// <summary>An entry, or null for JSON null.</summary>
     internal static PortMapEntry? Read(JsonElement e, string path)
     {
@@ -152,7 +156,7 @@ public sealed class PortMapEntry
         foreach (var p in obj.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.PropertyName(p))
+            switch (Fields.Match(p))
             {
                 case "hostPort": m.HostPort = JsonRead.Int64(v, $"{path}.hostPort"); break;
                 case "containerPort": m.ContainerPort = JsonRead.Int64(v, $"{path}.containerPort"); break;

@@ -35,6 +35,8 @@ public sealed class VxlanConfig
     /// <summary>Decodes the vxlan fields of a config; code 6 on malformed JSON or a field of the wrong kind.</summary>
     public static VxlanConfig Parse(ReadOnlySpan<byte> json) => Netconf.Decode(json, Read);
 
+    private static readonly JsonFields Fields = new("vni", "port", "underlayDevice", "localIP", "peers", "group", "learning", "vtepMac", "disableTxChecksumOffload", "ttl");
+
     /// <summary>The fields of the config's root object; unknown fields are ignored, a repeated field's last value wins.</summary>
     internal static VxlanConfig Read(JsonElement root)
     {
@@ -42,7 +44,7 @@ public sealed class VxlanConfig
         foreach (var p in root.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.PropertyName(p))
+            switch (Fields.Match(p))
             {
                 case "vni": c.Vni = JsonRead.NullableInt64(v, "$.vni"); break;
                 case "port": c.Port = JsonRead.NullableInt64(v, "$.port"); break;

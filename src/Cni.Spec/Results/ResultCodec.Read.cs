@@ -13,11 +13,13 @@ public static partial class ResultCodec
         if (root.ValueKind != JsonValueKind.Object) return null;
         foreach (var p in root.EnumerateObject())
         {
-            if (p.NameEquals("cniVersion"u8) && p.Value.ValueKind == JsonValueKind.String)
+            if (JsonFields.Selects(p, "cniVersion") && p.Value.ValueKind == JsonValueKind.String)
                 return JsonRead.String(p.Value, "$.cniVersion");
         }
         return null;
     }
+
+    private static readonly JsonFields Result1xFields = new("cniVersion", "interfaces", "ips", "routes", "dns");
 
     private static Result Read1x(JsonElement obj, string path)
     {
@@ -25,7 +27,7 @@ public static partial class ResultCodec
         foreach (var p in obj.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.Name(p, path))
+            switch (Result1xFields.Match(p, path))
             {
                 case "cniVersion": r.CniVersion = JsonRead.String(v, path + ".cniVersion"); break;
                 case "interfaces": r.Interfaces = ObjectList(v, path + ".interfaces", ReadInterface); break;
@@ -37,13 +39,15 @@ public static partial class ResultCodec
         return r;
     }
 
+    private static readonly JsonFields InterfaceFields = new("name", "mac", "mtu", "sandbox", "socketPath", "pciID");
+
     private static Interface ReadInterface(JsonElement obj, string path)
     {
         var i = new Interface();
         foreach (var p in obj.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.Name(p, path))
+            switch (InterfaceFields.Match(p, path))
             {
                 case "name": i.Name = JsonRead.String(v, path + ".name")!; break;
                 case "mac": i.Mac = JsonRead.String(v, path + ".mac"); break;
@@ -56,13 +60,15 @@ public static partial class ResultCodec
         return i;
     }
 
+    private static readonly JsonFields IPConfigFields = new("interface", "address", "gateway");
+
     private static IPConfig ReadIPConfig(JsonElement obj, string path)
     {
         var ip = new IPConfig();
         foreach (var p in obj.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.Name(p, path))
+            switch (IPConfigFields.Match(p, path))
             {
                 case "interface": ip.Interface = JsonRead.NullableInt32(v, path + ".interface"); break;
                 case "address": ip.Address = JsonRead.String(v, path + ".address")!; break;
@@ -72,13 +78,15 @@ public static partial class ResultCodec
         return ip;
     }
 
+    private static readonly JsonFields RouteFields = new("dst", "gw", "mtu", "advmss", "priority", "table", "scope");
+
     private static Route ReadRoute(JsonElement obj, string path)
     {
         var rt = new Route();
         foreach (var p in obj.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.Name(p, path))
+            switch (RouteFields.Match(p, path))
             {
                 case "dst": rt.Dst = JsonRead.String(v, path + ".dst")!; break;
                 case "gw": rt.Gw = JsonRead.String(v, path + ".gw"); break;
@@ -92,6 +100,8 @@ public static partial class ResultCodec
         return rt;
     }
 
+    private static readonly JsonFields DnsFields = new("nameservers", "domain", "search", "options");
+
     /// <summary>The <c>dns</c> object of a result or a config, or null for JSON null.</summary>
     internal static Dns? ReadDns(JsonElement e, string path)
     {
@@ -100,7 +110,7 @@ public static partial class ResultCodec
         foreach (var p in obj.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.Name(p, path))
+            switch (DnsFields.Match(p, path))
             {
                 case "nameservers": dns.Nameservers = JsonRead.NullableStringList(v, path + ".nameservers")!; break;
                 case "domain": dns.Domain = JsonRead.String(v, path + ".domain"); break;
@@ -111,13 +121,15 @@ public static partial class ResultCodec
         return dns;
     }
 
+    private static readonly JsonFields Result04xFields = new("cniVersion", "interfaces", "ips", "routes", "dns");
+
     private static Result04x Read04x(JsonElement obj, string path)
     {
         var r = new Result04x();
         foreach (var p in obj.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.Name(p, path))
+            switch (Result04xFields.Match(p, path))
             {
                 case "cniVersion": r.CniVersion = JsonRead.String(v, path + ".cniVersion"); break;
                 case "interfaces": r.Interfaces = ObjectList(v, path + ".interfaces", ReadInterface04x); break;
@@ -129,13 +141,15 @@ public static partial class ResultCodec
         return r;
     }
 
+    private static readonly JsonFields Interface04xFields = new("name", "mac", "sandbox");
+
     private static Interface04x ReadInterface04x(JsonElement obj, string path)
     {
         var i = new Interface04x();
         foreach (var p in obj.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.Name(p, path))
+            switch (Interface04xFields.Match(p, path))
             {
                 case "name": i.Name = JsonRead.String(v, path + ".name")!; break;
                 case "mac": i.Mac = JsonRead.String(v, path + ".mac"); break;
@@ -145,13 +159,15 @@ public static partial class ResultCodec
         return i;
     }
 
+    private static readonly JsonFields IPConfig04xFields = new("version", "interface", "address", "gateway");
+
     private static IPConfig04x ReadIPConfig04x(JsonElement obj, string path)
     {
         var ip = new IPConfig04x();
         foreach (var p in obj.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.Name(p, path))
+            switch (IPConfig04xFields.Match(p, path))
             {
                 case "version": ip.Version = JsonRead.String(v, path + ".version")!; break;
                 case "interface": ip.Interface = JsonRead.NullableInt32(v, path + ".interface"); break;
@@ -162,13 +178,15 @@ public static partial class ResultCodec
         return ip;
     }
 
+    private static readonly JsonFields Route04xFields = new("dst", "gw");
+
     private static Route04x ReadRoute04x(JsonElement obj, string path)
     {
         var rt = new Route04x();
         foreach (var p in obj.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.Name(p, path))
+            switch (Route04xFields.Match(p, path))
             {
                 case "dst": rt.Dst = JsonRead.String(v, path + ".dst")!; break;
                 case "gw": rt.Gw = JsonRead.String(v, path + ".gw"); break;
@@ -177,13 +195,15 @@ public static partial class ResultCodec
         return rt;
     }
 
+    private static readonly JsonFields Result02xFields = new("cniVersion", "ip4", "ip6", "dns");
+
     private static Result02x Read02x(JsonElement obj, string path)
     {
         var r = new Result02x();
         foreach (var p in obj.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.Name(p, path))
+            switch (Result02xFields.Match(p, path))
             {
                 case "cniVersion": r.CniVersion = JsonRead.String(v, path + ".cniVersion"); break;
                 case "ip4": r.IP4 = JsonRead.Object(v, path + ".ip4") is { } ip4 ? ReadIPConfig02x(ip4, path + ".ip4") : null; break;
@@ -194,13 +214,15 @@ public static partial class ResultCodec
         return r;
     }
 
+    private static readonly JsonFields IPConfig02xFields = new("ip", "gateway", "routes");
+
     private static IPConfig02x ReadIPConfig02x(JsonElement obj, string path)
     {
         var ip = new IPConfig02x();
         foreach (var p in obj.EnumerateObject())
         {
             var v = p.Value;
-            switch (JsonRead.Name(p, path))
+            switch (IPConfig02xFields.Match(p, path))
             {
                 case "ip": ip.IP = JsonRead.String(v, path + ".ip")!; break;
                 case "gateway": ip.Gateway = JsonRead.String(v, path + ".gateway"); break;
