@@ -37,6 +37,8 @@ internal static unsafe partial class Libc
     internal static int O_TRUNC => LibC.O_TRUNC;
     internal static int O_NOFOLLOW => LibC.O_NOFOLLOW;
     internal static int O_CLOEXEC => LibC.O_CLOEXEC;
+    internal static int O_NONBLOCK => LibC.O_NONBLOCK;
+    internal static int O_NOCTTY => LibC.O_NOCTTY;
     internal static int O_DIRECTORY => LibC.O_DIRECTORY;
     /// <summary>An unnamed regular file in the given directory (__O_TMPFILE | O_DIRECTORY), linked into place later.</summary>
     internal static int O_TMPFILE => LibC.O_TMPFILE;
@@ -94,6 +96,8 @@ internal static unsafe partial class Libc
         using var d = Borrow(fd);
         return LibC.ioctl(d.Fd, (int)request, argp);
     }
+
+    internal static int ioctl(int fd, uint request) => LibC.ioctl(fd, (int)request);
 
     internal static int setns(SafeHandle fd, int nstype)
     {
