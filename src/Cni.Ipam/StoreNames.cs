@@ -27,6 +27,9 @@ public static class StoreNames
         if (!IsValidName(name))
             throw new IpamConfigException(
                 $"invalid network name '{name}': use letters, digits, '_', '.', '-', starting with a letter or digit");
+        // The name is a directory of the store: one path component.
+        if (name!.Length > 255)
+            throw new IpamConfigException($"invalid network name: {name.Length} characters, at most 255 (it names a directory)");
     }
 
     public static void ValidateContainerId(string? id)

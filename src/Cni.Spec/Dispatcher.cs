@@ -188,6 +188,12 @@ public static class Dispatcher
     /// All of stdin. Read into a 4 KiB buffer that doubles when full (a config is a few hundred bytes to a few
     /// KiB): Stream.CopyTo would rent a 128 KiB buffer, pages a short-lived process would have to fault in.
     /// </summary>
+    /// <summary>
+    /// The most stdin a plugin reads. A config with a prevResult of many addresses is tens of KiB; a larger input
+    /// is refused before it is parsed, rather than being taken for a config (100 MB of padding parse as one).
+    /// </summary>
+    public const int MaxConfigBytes = 16 << 20;
+
     private static byte[] ReadAll(Stream stream)
     {
         try
@@ -196,7 +202,13 @@ public static class Dispatcher
             int length = 0;
             while (true)
             {
-                if (length == buffer.Length) Array.Resize(ref buffer, checked(buffer.Length * 2));
+                if (length == buffer.Length)
+                {
+                    if (length >= MaxConfigBytes)
+                        throw new CniException(ErrorCode.DecodingFailure, $"network config on stdin is larger than {MaxConfigBytes >> 20} MiB",
+                            "a plugin's input is a network configuration; this much is not one");
+                    Array.Resize(ref buffer, Math.Min(checked(buffer.Length * 2), MaxConfigBytes));
+                }
                 int n = stream.Read(buffer, length, buffer.Length - length);
                 if (n == 0) break;
                 length += n;

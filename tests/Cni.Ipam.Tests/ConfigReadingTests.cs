@@ -52,6 +52,14 @@ public class ConfigReadingTests
     }
 
     [Fact]
+    public void A_network_name_is_one_path_component_of_at_most_255_characters()
+    {
+        static string Named(string name) => $$$"""{"cniVersion":"1.0.0","name":"{{{name}}}","ipam":{"type":"host-local","ranges":[[{"subnet":"10.8.0.0/24"}]]}}""";
+        Assert.Equal(new string('n', 255), Parse(Named(new string('n', 255))).Name);
+        Assert.Contains("at most 255", Assert.Throws<IpamConfigException>(() => IpamConfig.Parse(System.Text.Encoding.UTF8.GetBytes(Named(new string('n', 256))))).Message);
+    }
+
+    [Fact]
     public void Every_field_is_read()
     {
         var c = Parse(Full);

@@ -65,6 +65,19 @@ public class DispatcherTests
     }
 
     [Fact]
+    public void Stdin_larger_than_the_limit_is_refused_before_parsing_with_code_6()
+    {
+        // Valid JSON, padded: it would parse as a config.
+        string padded = "{\"cniVersion\":\"1.0.0\",\"name\":\"net1\",\"type\":\"fake\",\"pad\":\"" + new string('a', Dispatcher.MaxConfigBytes) + "\"}";
+        var (exit, stdout, _) = Run(new FakePlugin(), Env("ADD"), padded);
+        Assert.Equal(1, exit);
+        Assert.Equal(6, ErrorCodeOf(stdout));
+        Assert.Contains("larger than 16 MiB", stdout);
+        var (ok, _, _) = Run(new FakePlugin(), Env("ADD"), "{\"cniVersion\":\"1.0.0\",\"name\":\"net1\",\"type\":\"fake\",\"pad\":\"" + new string('a', 1 << 20) + "\"}");
+        Assert.Equal(0, ok);
+    }
+
+    [Fact]
     public void No_command_prints_the_about_text_to_stderr_and_exits_0()
     {
         var env = Env("ADD");

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Soak (issue 19): CYCLES ADD/DEL cycles of the full chain (bridge + host-local + portmap, one published TCP and one
+# UDP port per container) through the cnitool, over CONTAINERS container namespaces with WORKERS in parallel (each
+# worker owns CONTAINERS/WORKERS of them), 1% of plugin processes killed with SIGKILL at a random moment and the
+# attachment then DELeted as a runtime would. At the end, after a GC with no valid attachment: zero veths, nftables
+# elements, conntrack entries, IPAM reservation files and stale lock files that belong to no container; and the mean
+# cost of the last 1,000 cycles within 1.2x of the first 1,000.
+#
+#   bench/soak.sh [CYCLES] [CONTAINERS] [WORKERS]        (defaults 10000 50 10)
+#
+# Needs root; touches only namespaces it creates (cnis-*), removed on exit. Plugins from bin/ (OURS_BIN_DIR).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CYCLES=${1:-10000}
+CONTAINERS=${2:-50}
+WORKERS=${3:-10}
+KILL_PERCENT=${KILL_PERCENT:-1}
+OURS=${OURS_BIN_DIR:-$ROOT/bin}
+CNITOOL=${CNITOOL:-$ROOT/integration/cnitool/cnitool}
+[ -x "$CNITOOL" ] || bash "$ROOT/integration/cnitool/build.sh" >&2
+TAG=$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
+NODE=cnis-node-$TAG
+WORK=$(mktemp -d /tmp/cnis.XXXXXX)
+cleanup() {
+  for ns in $(ip netns list | awk '{print $1}' | grep "^cnis-.*-$TAG" || true); do ip netns del "$ns" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# CNI_PATH: host-local as built; bridge and portmap behind a wrapper that, for KILL_PERCENT of calls, SIGKILLs the
+# plugin 0-20 ms after it starts (the wrapper is the process the cnitool waits for, so the kill looks like a crash).
+mkdir -p "$WORK/bin" "$WORK/conf" "$WORK/cache" "$WORK/data" "$WORK/times"
+cp "$OURS/host-local" "$WORK/bin/"
+for p in bridge portmap; do
+  cp "$OURS/$p" "$WORK/bin/$p.real"
+  cat > "$WORK/bin/$p" <<EOF
+#!/bin/sh
+if [ \$(od -An -N2 -tu2 /dev/urandom) -lt \$((65536 * $KILL_PERCENT / 100)) ]; then
+  "$WORK/bin/$p.real" & pid=\$!
+  sleep 0.0\$(od -An -N1 -tu1 /dev/urandom | awk '{printf "%02d", \$1 % 20}')
+  kill -9 \$pid 2>/dev/null; wait \$pid; echo "\$(date +%s%N) $p killed" >> "$WORK/kills"; exit 137
+fi
+exec "$WORK/bin/$p.real"
+EOF
+  chmod +x "$WORK/bin/$p"
+done
+sed "s|@DATADIR@|$WORK/data|g" "$ROOT/bench/templates/chain-portmap.conflist" > "$WORK/conf/soak.conflist"
+# host-local's in-process mode needs the plugin's own build ID on CNI_PATH: the copies keep it.
+
+ip netns add "$NODE"
+ip -n "$NODE" link set lo up
+for ((i = 0; i < CONTAINERS; i++)); do ip netns add "cnis-c$i-$TAG"; done
+
+cni() { # OP I -> exit status of the cnitool
+  local i=$2
+  ip netns exec "$NODE" env NETCONFPATH="$WORK/conf" CNI_PATH="$WORK/bin" CNI_CACHE_DIR="$WORK/cache" \
+    CNI_CONTAINERID="soak-$i" \
+    CAP_ARGS="{\"portMappings\":[{\"hostPort\":$((30000 + i)),\"containerPort\":80,\"protocol\":\"tcp\"},{\"hostPort\":$((30000 + i)),\"containerPort\":53,\"protocol\":\"udp\"}]}" \
+    timeout 60 "$CNITOOL" "$1" soak "/var/run/netns/cnis-c$i-$TAG" >/dev/null 2>&1
+}
+
+worker() { # W: cycles W, W+WORKERS, ... on containers W, W+WORKERS, ...
+  local w=$1 c i t0 t1 out="$WORK/times/$w"
+  for ((c = w; c < CYCLES; c += WORKERS)); do
+    i=$(( w + WORKERS * ((c / WORKERS) % (CONTAINERS / WORKERS)) ))
+    t0=$(date +%s%N)
+    cni add "$i" || cni del "$i" || cni del "$i" || echo "DEL failed for $i at cycle $c" >> "$WORK/errors"
+    cni del "$i" || cni del "$i" || echo "DEL failed for $i at cycle $c" >> "$WORK/errors"
+    t1=$(date +%s%N)
+    echo "$c $(( (t1 - t0) / 1000 ))" >> "$out"
+  done
+}
+
+echo "soak: $CYCLES cycles, $CONTAINERS containers, $WORKERS workers, ${KILL_PERCENT}% of plugin processes killed" >&2
+start=$(date +%s)
+for ((w = 0; w < WORKERS; w++)); do worker "$w" & done
+wait
+end=$(date +%s)
+
+# GC with no valid attachment (the list's plugins get CNI_COMMAND=GC through the cnitool).
+ip netns exec "$NODE" env NETCONFPATH="$WORK/conf" CNI_PATH="$WORK/bin" CNI_CACHE_DIR="$WORK/cache" CNI_VALID_ATTACHMENTS='[]' \
+  timeout 60 "$CNITOOL" gc soak >/dev/null 2>&1 || echo "gc failed" >> "$WORK/errors"
+
+veths=$(ip -n "$NODE" -o link show type veth | wc -l)
+elements=$(ip netns exec "$NODE" nft -j list ruleset 2>/dev/null | jq '[.nftables[] | select(.set? or .map?) | (.set // .map) | (.elem // [])[] ] | length')
+conntrack=$(ip netns exec "$NODE" conntrack -L 2>/dev/null | grep -c 'dport=3[0-9][0-9][0-9][0-9] ' || true)
+reservations=$(find "$WORK/data" -type f -name '10.*' | wc -l)
+stale_locks=$(find "$WORK/data" -name '*.lock' -o -name '*.tmp*' | wc -l)
+kills=$(wc -l < "$WORK/kills" 2>/dev/null || echo 0)
+errors=$(wc -l < "$WORK/errors" 2>/dev/null || echo 0)
+sort -n -m "$WORK"/times/* | sort -n > "$WORK/all"
+first=$(head -n 1000 "$WORK/all" | awk '{s += $2} END {printf "%.2f", s / NR / 1000}')
+last=$(tail -n 1000 "$WORK/all" | awk '{s += $2} END {printf "%.2f", s / NR / 1000}')
+ratio=$(awk -v a="$first" -v b="$last" 'BEGIN {printf "%.2f", b / a}')
+echo "cycles $CYCLES in $((end - start)) s; plugin processes killed: $kills; DEL failures: $errors"
+echo "left after GC: veths $veths, nft elements $elements, conntrack entries $conntrack, reservations $reservations, stale lock/temp files $stale_locks"
+echo "mean cycle (ADD+DEL) ms: first 1000 $first, last 1000 $last, ratio $ratio (limit 1.2)"
+[ "$veths" = 0 ] && [ "$elements" = 0 ] && [ "$conntrack" = 0 ] && [ "$reservations" = 0 ] && [ "$stale_locks" = 0 ] && [ "$errors" = 0 ] &&
+  awk -v r="$ratio" 'BEGIN {exit !(r <= 1.2)}'

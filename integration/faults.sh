@@ -1,0 +1,87 @@
+# shellcheck shell=bash
+# Fault injection at the kernel boundary, for integration/scenarios/faults*.sh. Source after lib.sh.
+#
+# A plugin call is run under strace with one state-changing system call made to fail (error=EIO) or to kill the
+# process (signal=KILL) at its N-th invocation, for N = 1, 2, ... until the call runs without reaching an N-th
+# invocation. After each faulted call the node and container namespaces are compared with a snapshot taken before:
+# links, addresses, routes, permanent neighbours, static FDB entries, the nftables ruleset (elements included), the
+# sysctls the plugins write, and the IPAM store's reservation files.
+#
+#   fault_syscalls                     the system calls faulted, one at a time
+#   node_snapshot NODE IPAM_DIR [CTR]  normalised state, on stdout
+#   plugin_call NODE PLUGIN CMD ID IFNAME NETNS CONFIG [STRACE_ARGS...]
+#                                      runs $CNI_BIN_DIR/PLUGIN inside NODE; output in $CALL_OUT, exit in $CALL_RC,
+#                                      strace's log in $CALL_TRACE
+#   call_injected                      did the last plugin_call reach the injection point?
+#   call_injected_stdout               was the injected call the write of the result to stdout?
+
+FAULT_SYSCALLS_DEFAULT="socket sendto sendmsg setns write link linkat rename renameat2 fsync fdatasync mkdir unlink unlinkat ftruncate"
+FAULT_MAX_N="${FAULT_MAX_N:-400}"
+
+fault_syscalls() { echo "${FAULT_SYSCALLS:-$FAULT_SYSCALLS_DEFAULT}"; }
+
+# The state of one namespace as lines that do not change by themselves: interface indexes, peer indexes, counters,
+# timers, link states and kernel-assigned link-local addresses are left out.
+_ns_state() {
+    local ns="$1"
+    echo "## links $ns"
+    ip -n "$ns" -o link show 2>/dev/null | sed -E 's/^[0-9]+: //; s/@(if[0-9]+|NONE)//; s/ link-netns(id)? [^ ]+//' |
+        awk '{ name=$1; mtu=""; master=""; mac="";
+               for (i = 2; i <= NF; i++) { if ($i == "mtu") mtu=$(i+1); if ($i == "master") master=$(i+1); if ($i ~ /^link\//) mac=$i " " $(i+1) }
+               print name, "mtu", mtu, "master", master, mac }' | sort
+    echo "## addresses $ns"
+    ip -n "$ns" -o addr show 2>/dev/null | awk '$4 !~ /^fe80:/ { print $2, $3, $4 }' | sort
+    echo "## routes $ns"
+    { ip -n "$ns" -4 route show table all; ip -n "$ns" -6 route show table all; } 2>/dev/null |
+        grep -v -E '^(local|broadcast|multicast|anycast) |fe80::|ff00::' | sed -E 's/ expires [0-9]+sec//; s/ linkdown//; s/ pref medium//' | sort
+    echo "## neighbours $ns"
+    ip -n "$ns" neigh show nud permanent 2>/dev/null | sort
+    echo "## fdb $ns"
+    # Entries a plugin programs are permanent or static (a vxlan peer's "dst"); learned ones age and go stale.
+    ip netns exec "$ns" bridge fdb show 2>/dev/null | grep -E ' (permanent|static)' | grep -v -E '^(33:33|01:00:5e):' | sort
+}
+
+node_snapshot() {
+    local node="$1" ipam="$2" ctr="${3:-}"
+    _ns_state "$node"
+    echo "## nft $node"
+    ip netns exec "$node" nft list ruleset 2>/dev/null | sed -E 's/ expires [0-9dhms.]+//g; s/counter packets [0-9]+ bytes [0-9]+/counter/g'
+    echo "## sysctl $node"
+    ip netns exec "$node" sysctl -n net.ipv4.ip_forward net.ipv4.conf.all.route_localnet net.ipv6.conf.all.forwarding 2>/dev/null
+    echo "## ipam"
+    # last_reserved_ip.* is an allocation hint that moves with every reservation, also a released one; .owners/ is
+    # our owner index, a hint checked against the reservation files (its buckets are made on first use).
+    if [ -d "$ipam" ]; then
+        find "$ipam" -type f ! -name 'last_reserved_ip*' ! -name lock ! -path '*/.owners/*' -printf '%P\n' | LC_ALL=C sort | while read -r f; do
+            printf '%s: %s\n' "$f" "$(tr '\r\n' '  ' <"$ipam/$f")"
+        done
+    fi
+    if [ -n "$ctr" ]; then _ns_state "$ctr"; fi
+}
+
+CALL_OUT="" CALL_RC=0 CALL_TRACE=""
+
+plugin_call() {
+    local node="$1" plugin="$2" cmd="$3" id="$4" ifname="$5" netns="$6" config="$7"
+    shift 7
+    CALL_TRACE="$SCENARIO_TMP/trace.$$"
+    CALL_RC=0
+    CALL_OUT="$(printf '%s' "$config" | timeout -k 5 30 nsenter --net="$(netns_path "$node")" \
+        strace -f -qq -o "$CALL_TRACE" "$@" \
+        env CNI_COMMAND="$cmd" CNI_CONTAINERID="$id" CNI_IFNAME="$ifname" CNI_NETNS="$netns" CNI_PATH="$CNI_BIN_DIR" \
+        "$CNI_BIN_DIR/$plugin" 2>/dev/null)" || CALL_RC=$?
+}
+
+call_injected() { grep -q -E '\(INJECTED|\+\+\+ killed by SIGKILL' "$CALL_TRACE" 2>/dev/null; }
+
+call_injected_stdout() { grep -q -E '^[0-9]+ +write\(1, .*\(INJECTED' "$CALL_TRACE" 2>/dev/null; }
+
+# strace arguments that fault SYSCALL at its N-th invocation: "error" (EIO) or "kill" (SIGKILL).
+fault_args() {
+    local how="$1" syscall="$2" n="$3"
+    if [ "$how" = kill ]; then
+        echo "-e trace=$syscall -e inject=$syscall:signal=KILL:when=$n"
+    else
+        echo "-e trace=$syscall -e inject=$syscall:error=EIO:when=$n"
+    fi
+}

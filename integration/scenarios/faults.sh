@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Every failure point of ADD and DEL leaves the node clean (issue 19). For each plugin and each state-changing system
+# call (integration/faults.sh: socket, sendto, sendmsg, setns, write, link, rename, fsync, mkdir, unlink, ...), the
+# N-th invocation is made to fail with EIO, for N = 1, 2, ... until the call no longer reaches it:
+# - a failed ADD leaves the node and the container exactly as before (snapshot of links, addresses, routes,
+#   permanent neighbours, static FDB entries, nftables ruleset with elements, written sysctls, IPAM reservations);
+#   a DEL afterwards (as every runtime sends) succeeds and changes nothing;
+# - a failed DEL is followed by a second DEL, which succeeds and leaves the node as before the ADD;
+# - an ADD that succeeds in spite of a fault (a best-effort step) is undone by DEL.
+# Then the same with the process killed (SIGKILL) at each point: DEL afterwards succeeds and leaves the node as
+# before the ADD. Every node already runs another container on the same network, so shared objects (bridge, nftables
+# table, parent link) exist; the result's write to stdout failing is a lost result, for which the runtime's DEL is the
+# remedy (checked as such). FAULT_SYSCALLS and FAULT_MAX_N narrow or bound a run.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$INTEGRATION_DIR/faults.sh"
+
+require_cmd strace nsenter nft jq || finish
+for p in bridge host-local portmap macvlan loopback vxlan; do
+    if [ ! -x "$CNI_BIN_DIR/$p" ]; then
+        skip "no $p plugin at $CNI_BIN_DIR/$p (run ./build.sh)"
+        finish
+    fi
+done
+
+new_tmpdir WORK || exit 1
+IPAM="$WORK/ipam"
+
+# run_case NAME PLUGIN NODE CTR BASE_ID CONFIG_ADD [CONFIG_DEL]
+# BASE_ID is a container already attached (the node's other tenant); the faulted container is "fc-<name>".
+# For chained plugins CONFIG_ADD carries prevResult; CONFIG_DEL defaults to CONFIG_ADD.
+run_case() {
+    local name="$1" plugin="$2" node="$3" ctr="$4" config="$5" config_del="${6:-$5}"
+    local id="fc-$name" how syscall n before after bad detail ctrpath
+    ctrpath="$(netns_path "$ctr")"
+    before="$(node_snapshot "$node" "$IPAM" "$ctr")"
+    for how in error kill; do
+        for syscall in $(fault_syscalls); do
+            bad="" detail=""
+            for ((n = 1; n <= FAULT_MAX_N; n++)); do
+                # shellcheck disable=SC2046
+                plugin_call "$node" "$plugin" ADD "$id" eth0 "$ctrpath" "$config" $(fault_args "$how" "$syscall" "$n")
+                if ! call_injected; then
+                    # The call made fewer than n such calls: it ran clean and must have succeeded.
+                    if [ "$CALL_RC" -ne 0 ]; then bad="ADD without a fault failed (exit $CALL_RC)"; detail="$CALL_OUT"; fi
+                    plugin_call "$node" "$plugin" DEL "$id" eth0 "$ctrpath" "$config_del"
+                    break
+                fi
+                if [ "$how" = error ] && [ "$CALL_RC" -ne 0 ] && ! call_injected_stdout; then
+                    after="$(node_snapshot "$node" "$IPAM" "$ctr")"
+                    if [ "$after" != "$before" ]; then
+                        bad="failed ADD ($syscall #$n) left state behind"
+                        detail="$(diff <(echo "$before") <(echo "$after"); echo "$CALL_OUT")"
+                        break
+                    fi
+                fi
+                # As a runtime does after any ADD that did not report success (and to undo one that did).
+                plugin_call "$node" "$plugin" DEL "$id" eth0 "$ctrpath" "$config_del"
+                if [ "$CALL_RC" -ne 0 ]; then bad="DEL after a faulted ADD ($how $syscall #$n) failed"; detail="$CALL_OUT"; break; fi
+                after="$(node_snapshot "$node" "$IPAM" "$ctr")"
+                if [ "$after" != "$before" ]; then
+                    bad="DEL after a faulted ADD ($how $syscall #$n) left state behind"
+                    detail="$(diff <(echo "$before") <(echo "$after"))"
+                    break
+                fi
+            done
+            if [ -z "$bad" ] && [ "$n" -gt "$FAULT_MAX_N" ]; then bad="still injecting after $FAULT_MAX_N calls"; fi
+            report_case "$name: ADD with $syscall ${how}ed at every point leaves the node clean" "$bad" "$detail"
+        done
+        for syscall in $(fault_syscalls); do
+            bad="" detail=""
+            for ((n = 1; n <= FAULT_MAX_N; n++)); do
+                plugin_call "$node" "$plugin" ADD "$id" eth0 "$ctrpath" "$config"
+                if [ "$CALL_RC" -ne 0 ]; then bad="ADD without a fault failed (exit $CALL_RC)"; detail="$CALL_OUT"; break; fi
+                # shellcheck disable=SC2046
+                plugin_call "$node" "$plugin" DEL "$id" eth0 "$ctrpath" "$config_del" $(fault_args "$how" "$syscall" "$n")
+                local injected=0
+                call_injected && injected=1
+                if [ "$injected" = 0 ] && [ "$CALL_RC" -ne 0 ]; then bad="DEL without a fault failed (exit $CALL_RC)"; detail="$CALL_OUT"; break; fi
+                if [ "$CALL_RC" -ne 0 ]; then
+                    plugin_call "$node" "$plugin" DEL "$id" eth0 "$ctrpath" "$config_del"
+                    if [ "$CALL_RC" -ne 0 ]; then bad="second DEL after a faulted DEL ($how $syscall #$n) failed"; detail="$CALL_OUT"; break; fi
+                fi
+                after="$(node_snapshot "$node" "$IPAM" "$ctr")"
+                if [ "$after" != "$before" ]; then
+                    bad="DEL ($how $syscall #$n) left state behind"
+                    detail="$(diff <(echo "$before") <(echo "$after"))"
+                    break
+                fi
+                [ "$injected" = 1 ] || break
+            done
+            if [ -z "$bad" ] && [ "$n" -gt "$FAULT_MAX_N" ]; then bad="still injecting after $FAULT_MAX_N calls"; fi
+            report_case "$name: DEL with $syscall ${how}ed at every point, then DEL again, leaves the node clean" "$bad" "$detail"
+        done
+    done
+}
+
+report_case() {
+    if [ -z "$2" ]; then
+        PASSED=$((PASSED + 1))
+        echo "PASS: $SCENARIO_NAME: $1"
+    else
+        FAILED=$((FAILED + 1))
+        echo "FAIL: $SCENARIO_NAME: $1: $2"
+        _cnit_show_output "$3"
+    fi
+}
+
+# attach NODE PLUGIN ID CTR CONFIG: a plain ADD that must succeed; prints the result.
+attach() {
+    plugin_call "$1" "$2" ADD "$3" eth0 "$(netns_path "$4")" "$5"
+    if [ "$CALL_RC" -ne 0 ]; then
+        echo "attach $2 $3 failed: $CALL_OUT" >&2
+        return 1
+    fi
+    printf '%s' "$CALL_OUT"
+}
+
+with_prev() { jq -c --argjson prev "$2" '. + {prevResult: $prev}' <<<"$1"; }
+
+# --- bridge (ipMasq, gateway, host-local in-process) and portmap chained after it.
+new_netns NODE node || exit 1
+new_netns C0 c0 || exit 1
+new_netns C1 c1 || exit 1
+BRIDGE_CONF=$(jq -c -n --arg dir "$IPAM" '{cniVersion: "1.0.0", name: "faultnet", type: "bridge", bridge: "fbr0",
+    isGateway: true, ipMasq: true, hairpinMode: true,
+    ipam: {type: "host-local", dataDir: $dir, ranges: [[{subnet: "10.123.0.0/24"}]], routes: [{dst: "0.0.0.0/0"}]}}')
+r0=$(attach "$NODE" bridge base0 "$C0" "$BRIDGE_CONF") || { check "baseline container attached" false; finish; }
+PORTMAP_BASE=$(jq -c -n '{cniVersion: "1.0.0", name: "faultnet", type: "portmap", capabilities: {portMappings: true}, snat: true}')
+pm0=$(jq -c '. + {runtimeConfig: {portMappings: [{hostPort: 18080, containerPort: 80, protocol: "tcp"}]}}' <<<"$PORTMAP_BASE")
+attach "$NODE" portmap base0 "$C0" "$(with_prev "$pm0" "$r0")" >/dev/null || { check "baseline port mapping" false; finish; }
+
+run_case bridge bridge "$NODE" "$C1" "$BRIDGE_CONF"
+
+# portmap: the faulted container is attached by bridge first (not faulted), its result is the prevResult.
+r1=$(attach "$NODE" bridge fc-portmap "$C1" "$BRIDGE_CONF") || { check "bridge for the portmap case" false; finish; }
+pm1=$(jq -c '. + {runtimeConfig: {portMappings: [{hostPort: 18081, containerPort: 80, protocol: "tcp"}, {hostPort: 15353, containerPort: 53, protocol: "udp"}]}}' <<<"$PORTMAP_BASE")
+run_case portmap portmap "$NODE" "$C1" "$(with_prev "$pm1" "$r1")" "$pm1"
+plugin_call "$NODE" bridge DEL fc-portmap eth0 "$(netns_path "$C1")" "$BRIDGE_CONF"
+
+# host-local alone and loopback.
+HL_CONF=$(jq -c -n --arg dir "$IPAM" '{cniVersion: "1.0.0", name: "hlnet", ipam: {type: "host-local", dataDir: $dir, ranges: [[{subnet: "10.124.0.0/24"}], [{subnet: "fd00:124::/64"}]]}}')
+attach "$NODE" host-local base0 "$C0" "$HL_CONF" >/dev/null || { check "baseline host-local reservation" false; finish; }
+run_case host-local host-local "$NODE" "$C1" "$HL_CONF"
+LO_CONF='{"cniVersion":"1.0.0","name":"lo","type":"loopback"}'
+new_netns C4 c4 || exit 1
+ip -n "$C4" link set lo down # as a runtime hands it over: DEL puts lo down again
+run_case loopback loopback "$NODE" "$C4" "$LO_CONF"
+
+# macvlan on a parent link of the node.
+ip -n "$NODE" link add fparent type veth peer name fpeer && ip -n "$NODE" link set fparent up && ip -n "$NODE" link set fpeer up
+MV_CONF=$(jq -c -n --arg dir "$IPAM" '{cniVersion: "1.0.0", name: "mvnet", type: "macvlan", master: "fparent", mode: "bridge",
+    ipam: {type: "host-local", dataDir: $dir, ranges: [[{subnet: "10.125.0.0/24"}]]}}')
+new_netns C3 c3 || exit 1
+attach "$NODE" macvlan base-mv "$C3" "$MV_CONF" >/dev/null || { check "baseline macvlan container" false; finish; }
+run_case macvlan macvlan "$NODE" "$C1" "$MV_CONF"
+
+# vxlan with one peer.
+ip -n "$NODE" addr add 10.126.0.1/24 dev fpeer
+VX_CONF=$(jq -c -n --arg dir "$IPAM" '{cniVersion: "1.0.0", name: "vxnet", type: "vxlan", vni: 4242, underlayDevice: "fpeer",
+    localIP: "10.126.0.1", peers: ["10.126.0.1", "10.126.0.2"], bridge: "fvx0", isGateway: true,
+    ipam: {type: "host-local", dataDir: $dir, ranges: [[{subnet: "10.127.1.0/24"}]]}}')
+new_netns C2 c2 || exit 1
+attach "$NODE" vxlan base-vx "$C2" "$VX_CONF" >/dev/null || { check "baseline vxlan container" false; finish; }
+run_case vxlan vxlan "$NODE" "$C1" "$VX_CONF"
+
+finish
