@@ -10,7 +10,8 @@
 # Then the same with the process killed (SIGKILL) at each point: DEL afterwards succeeds and leaves the node as
 # before the ADD. Every node already runs another container on the same network, so shared objects (bridge, nftables
 # table, parent link) exist; the result's write to stdout failing is a lost result, for which the runtime's DEL is the
-# remedy (checked as such). FAULT_SYSCALLS and FAULT_MAX_N narrow or bound a run.
+# remedy (checked as such). FAULT_SYSCALLS, FAULT_CASES (e.g. "bridge portmap") and FAULT_MAX_N narrow or bound a run.
+# scenario-timeout: 3600
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/faults.sh"
 
@@ -30,6 +31,7 @@ IPAM="$WORK/ipam"
 # For chained plugins CONFIG_ADD carries prevResult; CONFIG_DEL defaults to CONFIG_ADD.
 run_case() {
     local name="$1" plugin="$2" node="$3" ctr="$4" config="$5" config_del="${6:-$5}"
+    case " ${FAULT_CASES:-$name} " in *" $name "*) ;; *) return 0 ;; esac
     local id="fc-$name" how syscall n before after bad detail ctrpath
     ctrpath="$(netns_path "$ctr")"
     before="$(node_snapshot "$node" "$IPAM" "$ctr")"

@@ -274,7 +274,7 @@ public sealed partial class DiskReservationStore
             }
             WriteInPlace(stampPath, Encoding.ASCII.GetBytes(stamp));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or StoreIOException)
         {
             Interop.unlink(stampPath);
         }

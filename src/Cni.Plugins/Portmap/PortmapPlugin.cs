@@ -49,8 +49,10 @@ public sealed class PortmapPlugin : CniPlugin
 
         using var firewall = _firewall();
         using var rollback = new Rollback(_logOverride);
-        var published = firewall.Add(attachment, request.Config.Name!, mappings, addresses.V4?.Address, addresses.V6?.Address, addresses.Subnets, options);
+        // Registered first: Add commits the mappings and then has more to do (hairpin sources), and Remove takes
+        // back exactly what the attachment's records name, nothing when the commit never happened.
         rollback.Add("remove port mappings", () => firewall.Remove(attachment));
+        var published = firewall.Add(attachment, request.Config.Name!, mappings, addresses.V4?.Address, addresses.V6?.Address, addresses.Subnets, options);
         if (addresses.V4 is { } v4 && published.Any(e => e.Set == PortMappingSet.Addr4 && IPAddress.IsLoopback(e.Address!)))
             firewall.EnableRouteLocalnet(v4.Address, HostInterface(prev));
         // Inside the transaction: an ADD whose flush fails reports the failure and takes its mappings back.
