@@ -5,7 +5,9 @@
 # CAP_ARGS, container ID derivation and error handling. No kernel objects are
 # made besides two throwaway namespaces.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-require_cmd jq sha512sum || finish
+harness_scenario
+expect_checks 40
+require_cmd jq sha512sum || skip_scenario "jq and sha512sum are needed"
 
 new_tmpdir PLUGINS || exit 1
 new_tmpdir RECORDS || exit 1
