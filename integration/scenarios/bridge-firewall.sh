@@ -9,7 +9,7 @@
 #          and CHECK fails naming the internal-network rules.
 # Skips while the build has no nftables backend (ipMasq fails with "not available in this build").
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-expect_checks 20
+expect_checks 18
 
 if [ ! -x "$CNI_BIN_DIR/bridge" ]; then
     skip_scenario "no bridge plugin at $CNI_BIN_DIR/bridge (run ./build.sh)"

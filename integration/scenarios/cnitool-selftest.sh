@@ -6,7 +6,7 @@
 # made besides two throwaway namespaces.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 harness_scenario
-expect_checks 40
+expect_checks 45
 require_cmd jq sha512sum || skip_scenario "jq and sha512sum are needed"
 
 new_tmpdir PLUGINS || exit 1

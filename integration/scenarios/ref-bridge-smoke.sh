@@ -9,7 +9,7 @@
 # (also after the container netns is gone) removes veths and leases.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 harness_scenario
-expect_checks 27
+expect_checks 31
 
 for p in bridge host-local; do
     if [ ! -x "$REF_BIN_DIR/$p" ]; then

@@ -389,6 +389,35 @@ public sealed class FirewallKernelTests : IDisposable
     }
 
     [KernelFact]
+    public void Internal_network_check_reports_drop_rules_deleted_behind_its_back()
+    {
+        var internalRules = new InternalNetworkRules(_nft);
+        internalRules.Ensure("br0", "net1");
+        Assert.Empty(internalRules.Check("br0"));
+        Assert.NotEmpty(internalRules.Check("br1")); // never made internal
+
+        // Someone deletes the rules but leaves the sets: the bridge is no longer isolated, CHECK must say so.
+        _node.Exec("nft", "flush", "chain", "inet", "sharpcni", "forward");
+        Assert.Equal(ContainerIp, SourceSeenOutside());
+        IReadOnlyList<string> problems = internalRules.Check("br0");
+        Assert.Contains(problems, p => p.Contains("forward", StringComparison.Ordinal));
+
+        // One rule changed (the outbound drop now accepts) is noticed too; Ensure repairs both.
+        internalRules.Ensure("br0", "net1");
+        Assert.Empty(internalRules.Check("br0"));
+        _node.Exec("nft", "flush", "chain", "inet", "sharpcni", "forward");
+        _node.Exec("nft", "add", "rule", "inet", "sharpcni", "forward", "iifname", "@internal-bridges", "drop");
+        Assert.NotEmpty(internalRules.Check("br0"));
+        internalRules.Ensure("br0", "net1");
+        Assert.Empty(internalRules.Check("br0"));
+        Assert.Null(SourceSeenOutside());
+
+        // Elements gone: reported as well.
+        _node.Exec("nft", "delete", "element", "inet", "sharpcni", "internal-hairpin", "{ \"br0\" . \"br0\" }");
+        Assert.Contains(internalRules.Check("br0"), p => p.Contains("internal-hairpin", StringComparison.Ordinal));
+    }
+
+    [KernelFact]
     public void Add_and_remove_cost_the_same_with_a_thousand_containers()
     {
         // Two node namespaces, one with 10 masqueraded containers and one with 1,000, measured in alternating
