@@ -2,7 +2,7 @@
 # bridge plugin `isolation: true` (Docker's enable_icc=false): containers on the bridge cannot reach each
 # other but reach the gateway; the host veths are isolated bridge ports; CHECK passes; DEL cleans up.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-expect_checks 11
+expect_checks 12
 
 if [ ! -x "$CNI_BIN_DIR/bridge" ]; then
     skip_scenario "no bridge plugin at $CNI_BIN_DIR/bridge (run ./build.sh)"

@@ -5,7 +5,7 @@
 # an ADD that fails after the veth exists (IPAM error) leaves nothing behind; under strace an ADD starts
 # only the IPAM plugin.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-expect_checks 38
+expect_checks 36
 
 if [ ! -x "$CNI_BIN_DIR/bridge" ]; then
     skip_scenario "no bridge plugin at $CNI_BIN_DIR/bridge (run ./build.sh)"

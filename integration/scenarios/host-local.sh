@@ -3,7 +3,7 @@
 # with unique addresses, a repeated ADD keeps its address, DEL and GC release, STATUS reports an
 # unusable store as code 50, and the reference host-local and ours share one store.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-expect_checks 16
+expect_checks 19
 
 HL="$CNI_BIN_DIR/host-local"
 if [ ! -x "$HL" ]; then skip_scenario "no $HL (run ./build.sh)"; fi

@@ -6,7 +6,7 @@
 # built yet. To prove the scenario against the reference plugin:
 #   CNI_BIN_DIR=/usr/lib/cni integration/run.sh loopback
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-expect_checks 18
+expect_checks 20
 
 PLUGIN_DIR="$CNI_BIN_DIR"
 if [ ! -x "$PLUGIN_DIR/loopback" ]; then

@@ -10,7 +10,7 @@
 # - DEL leaves nothing (also after `ip netns del`, twice); bad configs fail with code 7 and leave nothing;
 #   an IPAM failure after the link exists rolls back and passes the IPAM error code through.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-expect_checks 80
+expect_checks 74
 
 if [ ! -x "$CNI_BIN_DIR/macvlan" ]; then
     skip_scenario "no macvlan plugin at $CNI_BIN_DIR/macvlan (run ./build.sh)"

@@ -11,7 +11,7 @@
 #    back), so a DNAT rule left behind would answer; no rule or element names the container;
 #    DEL twice succeeds, and DEL without prevResult or runtimeConfig (cache gone) cleans up too.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-expect_checks 30
+expect_checks 29
 
 for p in bridge portmap; do
     if [ ! -x "$CNI_BIN_DIR/$p" ]; then

@@ -7,7 +7,7 @@
 # the flood list following the peer list, CHECK noticing a removed flood entry, multicast-group mode, bad
 # configs failing with code 7 and leaving nothing, GC, DEL twice / after netns gone, every host clean after DEL.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-expect_checks 80
+expect_checks 69
 
 if [ ! -x "$CNI_BIN_DIR/vxlan" ]; then
     skip_scenario "no vxlan plugin at $CNI_BIN_DIR/vxlan (run ./build.sh)"
