@@ -66,7 +66,7 @@ check "DEL succeeds" cni_run "$NODE" del "$NET" "$CTR"
 check "DEL removed the cache entry" cache_is_empty
 check "second DEL succeeds (idempotent)" cni_run "$NODE" del "$NET" "$CTR"
 
-check_fails "ADD into a netns path that does not exist fails" \
+check_fails_with "ADD into a netns path that does not exist fails, naming the missing path" "cnit-missing-$RUN_ID.*no such file or directory" \
     cni_run "$NODE" add "$NET" "/var/run/netns/cnit-missing-$RUN_ID"
 
 # A plugin's output to a regular file continues where the caller left off, and the caller continues after it
