@@ -99,9 +99,15 @@ run_tests() {
     log "dotnet test failed before running tests"; failed=$((failed + 1))
   fi
   # Integration scenarios through the cnitool, across namespaces.
-  CNI_BIN_DIR=$BIN bash integration/run.sh 2>&1 | tee "$out" >&2 || true
+  # pipefail: rc is run.sh's exit status (tee does not fail).
+  rc=0
+  CNI_BIN_DIR=$BIN bash integration/run.sh 2>&1 | tee "$out" >&2 || rc=$?
   read -r p f s < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$/\1 \2 \4/p' "$out" | tail -1) || true
-  if [ -z "${p:-}" ]; then log "integration run printed no summary"; failed=$((failed + 1)); fi
+  if [ -z "${p:-}" ]; then
+    log "integration run printed no summary (exit $rc)"; failed=$((failed + 1))
+  elif [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+    log "integration run exited $rc but counted no failure"; failed=$((failed + 1))
+  fi
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
   rm -f "$out"
   if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi

@@ -14,7 +14,8 @@
 #   CNI_BIN_DIR   our plugins (default <repo>/bin)
 #   REF_BIN_DIR   reference plugins (default /usr/lib/cni)
 #   CNITOOL       cnitool binary (default integration/cnitool/cnitool)
-#   CNIT_RESULT_FILE  where the summary writes "passed failed skipped" (run.sh sets it)
+#   CNIT_RESULT_FILE  where the summary writes "passed failed skipped harness-passed harness-failed
+#                     harness-skipped" (run.sh sets it; the harness counts are a subset of the first three)
 #   CNIT_VERBOSE=1    print command output for passing checks too
 
 if [ -n "${_CNIT_LIB_LOADED:-}" ]; then
@@ -31,6 +32,13 @@ REF_BIN_DIR="${REF_BIN_DIR:-/usr/lib/cni}"
 CNITOOL="${CNITOOL:-$INTEGRATION_DIR/cnitool/cnitool}"
 SCENARIO_NAME="$(basename "$0" .sh)"
 
+# Run against the reference plugins (CNI_BIN_DIR=$REF_BIN_DIR, to prove a scenario): nothing of ours is
+# tested, so every check counts as harness/reference.
+if [ -d "$CNI_BIN_DIR" ] && [ "$(cd "$CNI_BIN_DIR" && pwd -P)" = "$(cd "$REF_BIN_DIR" 2>/dev/null && pwd -P)" ]; then
+    _cnit_kind_default=harness
+    echo "   CNI_BIN_DIR is the reference plugins' directory: every check counts as harness/reference"
+fi
+
 # Plugin directories cni_run hands to cnitool as CNI_PATH. Scenarios set this
 # to "$CNI_BIN_DIR" (ours) or "$REF_BIN_DIR" (reference), or a mix.
 TEST_CNI_PATH="${TEST_CNI_PATH:-$CNI_BIN_DIR}"
@@ -41,7 +49,16 @@ CNI_CALL_TIMEOUT="${CNI_CALL_TIMEOUT:-30}"
 PASSED=0
 FAILED=0
 SKIPPED=0
+# The part of PASSED/FAILED/SKIPPED that tested the harness or the reference plugins, not our product
+# (see harness_scenario and harness below); run.sh prints it apart.
+HPASSED=0
+HFAILED=0
+HSKIPPED=0
 LAST_OUTPUT=""
+# What the scenario declared it runs (expect_checks); empty: not declared.
+_cnit_expected=""
+# "product" or "harness": what the next check counts as.
+_cnit_kind="${_cnit_kind_default:-product}"
 
 _cnit_netns=()
 _cnit_pids=()
@@ -65,6 +82,15 @@ _cnit_show_output() {
     printf '%s\n' "$text" | head -n 60 | sed 's/^/    | /'
 }
 
+_cnit_pass() {
+    PASSED=$((PASSED + 1))
+    if [ "$_cnit_kind" = harness ]; then HPASSED=$((HPASSED + 1)); fi
+}
+_cnit_fail() {
+    FAILED=$((FAILED + 1))
+    if [ "$_cnit_kind" = harness ]; then HFAILED=$((HFAILED + 1)); fi
+}
+
 # check "description" command... : passes when the command exits 0.
 # The command's combined stdout+stderr is kept in LAST_OUTPUT.
 check() {
@@ -73,48 +99,174 @@ check() {
     local rc=0
     LAST_OUTPUT="$("$@" 2>&1)" || rc=$?
     if [ "$rc" -eq 0 ]; then
-        PASSED=$((PASSED + 1))
+        _cnit_pass
         echo "PASS: $SCENARIO_NAME: $desc"
         if [ "${CNIT_VERBOSE:-0}" = 1 ]; then _cnit_show_output "$LAST_OUTPUT"; fi
     else
-        FAILED=$((FAILED + 1))
+        _cnit_fail
         echo "FAIL: $SCENARIO_NAME: $desc (exit $rc): $*"
         _cnit_show_output "$LAST_OUTPUT"
     fi
     return "$rc"
 }
 
-# check_fails "description" command... : passes when the command exits non-zero.
+# _cnit_not_a_failure RC : why an exit status is not the failure a check_fails expects, or nothing:
+# a timeout (124 from timeout(1), 137/143 when it or cleanup killed the command, which is also what
+# cni_run returns when CNI_CALL_TIMEOUT runs out) or a command that could not be run (126/127).
+_cnit_not_a_failure() {
+    case "$1" in
+    124 | 137 | 143) echo "timed out or was killed (exit $1)" ;;
+    126 | 127) echo "could not be run (exit $1)" ;;
+    esac
+}
+
+# check_fails "description" command... : passes when the command exits non-zero, but not when it
+# timed out, was killed or could not be run (see _cnit_not_a_failure).
 check_fails() {
     local desc="$1"
     shift
-    local rc=0
+    local rc=0 why
     LAST_OUTPUT="$("$@" 2>&1)" || rc=$?
-    if [ "$rc" -ne 0 ]; then
-        PASSED=$((PASSED + 1))
-        echo "PASS: $SCENARIO_NAME: $desc (failed as expected, exit $rc)"
-        if [ "${CNIT_VERBOSE:-0}" = 1 ]; then _cnit_show_output "$LAST_OUTPUT"; fi
-        return 0
+    if [ "$rc" -eq 0 ]; then
+        _cnit_fail
+        echo "FAIL: $SCENARIO_NAME: $desc (succeeded, expected failure): $*"
+        _cnit_show_output "$LAST_OUTPUT"
+        return 1
     fi
-    FAILED=$((FAILED + 1))
-    echo "FAIL: $SCENARIO_NAME: $desc (succeeded, expected failure): $*"
-    _cnit_show_output "$LAST_OUTPUT"
-    return 1
+    why="$(_cnit_not_a_failure "$rc")"
+    if [ -n "$why" ]; then
+        _cnit_fail
+        echo "FAIL: $SCENARIO_NAME: $desc ($why, expected a failure): $*"
+        _cnit_show_output "$LAST_OUTPUT"
+        return 1
+    fi
+    _cnit_pass
+    echo "PASS: $SCENARIO_NAME: $desc (failed as expected, exit $rc)"
+    if [ "${CNIT_VERBOSE:-0}" = 1 ]; then _cnit_show_output "$LAST_OUTPUT"; fi
+    return 0
 }
 
-# skip "reason" : counts one skipped test.
+# check_fails_with "description" ERE command... : as check_fails, and the command's output (stdout and
+# stderr, where cnitool prints the plugin's error message and code) must match the extended regex ERE,
+# so the check fails when the command fails for another reason than the one it names.
+check_fails_with() {
+    local desc="$1" ere="$2"
+    shift 2
+    local rc=0 why
+    LAST_OUTPUT="$("$@" 2>&1)" || rc=$?
+    if [ "$rc" -eq 0 ]; then
+        _cnit_fail
+        echo "FAIL: $SCENARIO_NAME: $desc (succeeded, expected failure): $*"
+        _cnit_show_output "$LAST_OUTPUT"
+        return 1
+    fi
+    why="$(_cnit_not_a_failure "$rc")"
+    if [ -z "$why" ] && ! grep -qE -- "$ere" <<<"$LAST_OUTPUT"; then
+        why="failed (exit $rc) but the output does not match /$ere/"
+    fi
+    if [ -n "$why" ]; then
+        _cnit_fail
+        echo "FAIL: $SCENARIO_NAME: $desc ($why): $*"
+        _cnit_show_output "$LAST_OUTPUT"
+        return 1
+    fi
+    _cnit_pass
+    echo "PASS: $SCENARIO_NAME: $desc (failed as expected, exit $rc)"
+    if [ "${CNIT_VERBOSE:-0}" = 1 ]; then _cnit_show_output "$LAST_OUTPUT"; fi
+    return 0
+}
+
+# check_lacks "description" ERE command... : passes when the command exits 0 AND no line of its
+# standard output matches the extended regex ERE. Use it instead of `! cmd | grep ...`, which also
+# passes when cmd fails (nothing to read, nothing found). LAST_OUTPUT holds stdout then stderr.
+check_lacks() {
+    local desc="$1" ere="$2"
+    shift 2
+    local rc=0 out err hits
+    out="$(mktemp "${TMPDIR:-/tmp}/cnit-lacks.XXXXXX")" || return 1
+    err="$out.err"
+    "$@" >"$out" 2>"$err" || rc=$?
+    LAST_OUTPUT="$(cat "$out" "$err")"
+    hits="$(grep -E -- "$ere" "$out")"
+    rm -f "$out" "$err"
+    if [ "$rc" -ne 0 ]; then
+        _cnit_fail
+        echo "FAIL: $SCENARIO_NAME: $desc (the command failed, exit $rc, so its output proves nothing): $*"
+        _cnit_show_output "$LAST_OUTPUT"
+        return 1
+    fi
+    if [ -n "$hits" ]; then
+        _cnit_fail
+        echo "FAIL: $SCENARIO_NAME: $desc (output has lines matching /$ere/): $*"
+        _cnit_show_output "$hits"
+        return 1
+    fi
+    _cnit_pass
+    echo "PASS: $SCENARIO_NAME: $desc"
+    if [ "${CNIT_VERBOSE:-0}" = 1 ]; then _cnit_show_output "$LAST_OUTPUT"; fi
+    return 0
+}
+
+# skip "reason" [N] : counts N (default 1) skipped checks: N is how many checks the skip stands for,
+# so a scenario's total still reaches what expect_checks declared.
 skip() {
-    SKIPPED=$((SKIPPED + 1))
-    echo "SKIP: $SCENARIO_NAME: $1"
+    local n="${2:-1}"
+    SKIPPED=$((SKIPPED + n))
+    if [ "$_cnit_kind" = harness ]; then HSKIPPED=$((HSKIPPED + n)); fi
+    if [ "$n" = 1 ]; then
+        echo "SKIP: $SCENARIO_NAME: $1"
+    else
+        echo "SKIP: $SCENARIO_NAME: $1 ($n checks)"
+    fi
+}
+
+# skip_scenario "reason" : skips every check the scenario has not run yet (what expect_checks declared
+# minus what ran) and ends it. For the up-front "this plugin is not built" exits.
+skip_scenario() {
+    local done=$((PASSED + FAILED + SKIPPED)) n=1
+    if [ -n "$_cnit_expected" ] && [ "$_cnit_expected" -gt "$done" ]; then n=$((_cnit_expected - done)); fi
+    skip "$1" "$n"
+    finish
+}
+
+# expect_checks N : the scenario runs at least N checks (passed + failed + skipped) when it runs to the
+# end. Call it first thing; summary counts a shortfall (an early exit, a loop over nothing) as a failure.
+# A scenario that does not call it gets a warning line, not a failure.
+expect_checks() {
+    _cnit_expected="$1"
+}
+
+# harness_scenario : every check of this scenario tests the harness (cnitool, lib.sh) or the reference
+# plugins, not our product; run.sh prints them apart from the product's checks.
+harness_scenario() {
+    _cnit_kind=harness
+}
+
+# harness check|check_fails|... "description" command... : one check that runs only the reference plugins
+# (or only the harness), counted apart from the product's checks.
+harness() {
+    local _cnit_kind=harness
+    "$@"
 }
 
 # summary : prints this scenario's counts and records them for run.sh.
 summary() {
     [ "$_cnit_summarised" = 0 ] || return 0
     _cnit_summarised=1
-    echo "-- $SCENARIO_NAME: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+    local total=$((PASSED + FAILED + SKIPPED))
+    if [ -z "$_cnit_expected" ]; then
+        echo "WARN: $SCENARIO_NAME: declares no expect_checks; ran $total checks"
+    elif [ "$total" -lt "$_cnit_expected" ]; then
+        FAILED=$((FAILED + 1))
+        echo "FAIL: $SCENARIO_NAME: ran $total checks (passed + failed + skipped), expected at least $_cnit_expected"
+    fi
+    local harness=""
+    if [ $((HPASSED + HFAILED + HSKIPPED)) -gt 0 ]; then
+        harness=" (of which harness/reference: $HPASSED passed, $HFAILED failed, $HSKIPPED skipped)"
+    fi
+    echo "-- $SCENARIO_NAME: $PASSED passed, $FAILED failed, $SKIPPED skipped$harness"
     if [ -n "${CNIT_RESULT_FILE:-}" ]; then
-        echo "$PASSED $FAILED $SKIPPED" >"$CNIT_RESULT_FILE"
+        echo "$PASSED $FAILED $SKIPPED $HPASSED $HFAILED $HSKIPPED" >"$CNIT_RESULT_FILE"
     fi
 }
 
@@ -310,6 +462,7 @@ _cnit_cleanup() {
     done
     # Cleanup itself is part of the contract: verify nothing of ours is left.
     local left
+    _cnit_kind=product
     left="$(ip netns list 2>/dev/null | awk '{print $1}' | grep -- "-$RUN_ID\$")"
     if [ -n "$left" ]; then
         FAILED=$((FAILED + 1))

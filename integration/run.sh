@@ -3,6 +3,12 @@
 # bash process, and prints one final line: "N passed, N failed[, N skipped]".
 # Exits non-zero when anything failed.
 #
+# Checks of the harness itself (cnitool-selftest) and checks that run only the
+# reference plugins (ref-bridge-smoke, the reference half of comparisons) are
+# printed apart on a "harness: ..." line; the final line's passed and skipped
+# counts are the product's, its failed count includes harness failures. A run
+# that executes no check at all fails.
+#
 #   integration/run.sh [name-filter]
 #
 # Environment:
@@ -46,6 +52,7 @@ trap 'rm -rf "$work"' EXIT
 root_state >"$work/before"
 
 passed=0 failed=0 skipped=0 ran=0
+hpassed=0 hfailed=0 hskipped=0
 for scenario in "$here"/scenarios/*.sh; do
     [ -e "$scenario" ] || continue
     name="$(basename "$scenario" .sh)"
@@ -59,8 +66,11 @@ for scenario in "$here"/scenarios/*.sh; do
     [ -n "$limit" ] && [ "$limit" -gt "$scenario_timeout" ] || limit="$scenario_timeout"
     CNIT_RESULT_FILE="$result" timeout -k 30 "$limit" bash "$scenario" || rc=$?
     if [ -s "$result" ]; then
-        read -r p f s <"$result"
-        passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+        read -r p f s hp hf hs <"$result"
+        # Harness counts are a subset of the totals (older lib.sh: three fields, no harness part).
+        hp="${hp:-0}" hf="${hf:-0}" hs="${hs:-0}"
+        passed=$((passed + p - hp)) failed=$((failed + f - hf)) skipped=$((skipped + s - hs))
+        hpassed=$((hpassed + hp)) hfailed=$((hfailed + hf)) hskipped=$((hskipped + hs))
         if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
             echo "FAIL: $name: exited $rc without a failed check"
             failed=$((failed + 1))
@@ -74,10 +84,14 @@ for scenario in "$here"/scenarios/*.sh; do
 done
 
 if [ "$ran" -eq 0 ]; then
-    echo "run.sh: no scenario matches '$filter'" >&2
-    echo "0 passed, 0 failed"
+    echo "FAIL: run: no scenario matches '$filter'"
+    echo "0 passed, 1 failed"
     exit 1
 fi
+
+# Checks the scenarios executed (passed or failed, harness included); the root-namespace check below is the
+# run's own and does not count.
+executed=$((passed + failed + hpassed + hfailed))
 
 root_state >"$work/after"
 if diff -u "$work/before" "$work/after" >"$work/diff"; then
@@ -89,6 +103,16 @@ else
     failed=$((failed + 1))
 fi
 
+if [ "$executed" -eq 0 ]; then
+    echo "FAIL: run: no scenario executed a check ($ran scenarios, $((skipped + hskipped)) checks skipped)"
+    failed=$((failed + 1))
+fi
+
+# The harness line comes first; the last line stays the one build.sh parses.
+if [ $((hpassed + hfailed + hskipped)) -gt 0 ]; then
+    echo "harness: $hpassed passed, $hfailed failed, $hskipped skipped (not counted as product passes below)"
+fi
+failed=$((failed + hfailed))
 if [ "$skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"
 else

@@ -2,12 +2,12 @@
 # bridge plugin `isolation: true` (Docker's enable_icc=false): containers on the bridge cannot reach each
 # other but reach the gateway; the host veths are isolated bridge ports; CHECK passes; DEL cleans up.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+expect_checks 12
 
 if [ ! -x "$CNI_BIN_DIR/bridge" ]; then
-    skip "no bridge plugin at $CNI_BIN_DIR/bridge (run ./build.sh)"
-    finish
+    skip_scenario "no bridge plugin at $CNI_BIN_DIR/bridge (run ./build.sh)"
 fi
-require_cmd jq || finish
+require_cmd jq || skip_scenario "jq is needed"
 new_tmpdir PLUGINS || exit 1
 cp "$CNI_BIN_DIR/bridge" "$PLUGINS/"
 if [ -x "$CNI_BIN_DIR/host-local" ]; then cp "$CNI_BIN_DIR/host-local" "$PLUGINS/"; else cp "$REF_BIN_DIR/host-local" "$PLUGINS/"; fi
@@ -39,7 +39,7 @@ check_fails "c1 cannot reach c2" netns_ping "$C1" "$IP2"
 check_fails "c2 cannot reach c1" netns_ping "$C2" "$IP1"
 check "CHECK c1 succeeds" cni_run "$NODE" check "$NET" "$C1"
 ip -n "$NODE" link set "$(ip -n "$NODE" -o link show type veth | awk -F'[ :@]+' 'NR==1{print $2}')" type bridge_slave isolated off
-check_fails "CHECK fails once a port is no longer isolated" bash -c \
+check_fails_with "CHECK fails once a port is no longer isolated" 'port isolation is False, config says True' bash -c \
     "$(declare -f cni_run netns_path); $(declare -p NETCONFPATH_DIR TEST_CNI_PATH CNI_CACHE_DIR_FOR_TESTS CNI_CALL_TIMEOUT CNITOOL); cni_run $NODE check $NET $C1 && cni_run $NODE check $NET $C2"
 
 check "DEL c1 succeeds" cni_run "$NODE" del "$NET" "$C1"

@@ -4,12 +4,12 @@
 #  c1 reaches c2; after c1 changes its MAC its pings stop; restoring the MAC lets them through again;
 #  CHECK passes; DEL (after the netns is gone) removes c1's guard only; a second DEL succeeds.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+expect_checks 15
 
 if [ ! -x "$CNI_BIN_DIR/bridge" ]; then
-    skip "no bridge plugin at $CNI_BIN_DIR/bridge (run ./build.sh)"
-    finish
+    skip_scenario "no bridge plugin at $CNI_BIN_DIR/bridge (run ./build.sh)"
 fi
-require_cmd jq nft || finish
+require_cmd jq nft || skip_scenario "jq and nft are needed"
 new_tmpdir PLUGINS || exit 1
 cp "$CNI_BIN_DIR/bridge" "$PLUGINS/"
 if [ -x "$CNI_BIN_DIR/host-local" ]; then cp "$CNI_BIN_DIR/host-local" "$PLUGINS/"; else cp "$REF_BIN_DIR/host-local" "$PLUGINS/"; fi
@@ -43,9 +43,9 @@ check "CHECK c1 succeeds" cni_run "$NODE" check brspoof "$C1"
 c1_path="$(netns_path "$C1")"
 check "c1 namespace deleted before DEL" delete_netns "$C1"
 check "DEL c1 after netns gone succeeds" cni_run "$NODE" del brspoof "$c1_path"
-check "c1's MAC is no longer allowed after DEL" bash -c "! ip netns exec $NODE nft list set bridge sharpcni macspoof-allowed | grep -q '$MAC1'"
+check_lacks "c1's MAC is no longer allowed after DEL" "$MAC1" ip netns exec "$NODE" nft list set bridge sharpcni macspoof-allowed
 check "c2 is still guarded" bash -c "test \$(ip netns exec $NODE nft list set bridge sharpcni macspoof-ports | grep -c ' eth0\"') -eq 1"
 check "DEL c1 twice succeeds" cni_run "$NODE" del brspoof "$c1_path"
 check "DEL c2 succeeds" cni_run "$NODE" del brspoof "$C2"
-check "no element left in the index" bash -c "! ip netns exec $NODE nft list set bridge sharpcni macspoof-attachments | grep -q 'eth0'"
+check_lacks "no element left in the index" 'eth0' ip netns exec "$NODE" nft list set bridge sharpcni macspoof-attachments
 finish

@@ -3,12 +3,12 @@
 # same keys, same interface order (bridge, host veth, container with sandbox), ips on interface 2 with
 # gateways, same routes, same cniVersion; for 1.0.0 and 0.4.0 configs.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+expect_checks 10
 
 if [ ! -x "$CNI_BIN_DIR/bridge" ] || [ ! -x "$REF_BIN_DIR/bridge" ]; then
-    skip "need both $CNI_BIN_DIR/bridge and $REF_BIN_DIR/bridge"
-    finish
+    skip_scenario "need both $CNI_BIN_DIR/bridge and $REF_BIN_DIR/bridge"
 fi
-require_cmd jq || finish
+require_cmd jq || skip_scenario "jq is needed"
 new_tmpdir OURS || exit 1
 new_tmpdir REF || exit 1
 cp "$CNI_BIN_DIR/bridge" "$OURS/"
@@ -37,13 +37,15 @@ for version in 1.0.0 0.4.0; do
                             routes: [{dst: "192.168.0.0/16"}]}}]}')"
         new_netns CTR "c${impl,,}${version//./}" || exit 1
         TEST_CNI_PATH="$dir"
-        check "$impl ADD ($version) succeeds" cni_run "$NODE" add "$net" "$CTR"
+        kind=check
+        if [ "$impl" = REF ]; then kind="harness check"; fi # the reference alone: not a check of ours
+        $kind "$impl ADD ($version) succeeds" cni_run "$NODE" add "$net" "$CTR"
         printf -v "RESULT_$impl" '%s' "$LAST_OUTPUT"
-        check "$impl DEL ($version) succeeds" cni_run "$NODE" del "$net" "$CTR"
+        $kind "$impl DEL ($version) succeeds" cni_run "$NODE" del "$net" "$CTR"
     done
     ref_shape="$(shape "$RESULT_REF")"
     our_shape="$(shape "$RESULT_OURS")"
-    if check "results ($version) have the same shape" test "$ref_shape" = "$our_shape"; then :; else
+    if check "results ($version) have the same shape" test -n "$our_shape" -a "$ref_shape" = "$our_shape"; then :; else
         diff <(echo "$ref_shape") <(echo "$our_shape") | sed 's/^/    | /'
     fi
 done

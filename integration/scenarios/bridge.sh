@@ -5,12 +5,12 @@
 # an ADD that fails after the veth exists (IPAM error) leaves nothing behind; under strace an ADD starts
 # only the IPAM plugin.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+expect_checks 36
 
 if [ ! -x "$CNI_BIN_DIR/bridge" ]; then
-    skip "no bridge plugin at $CNI_BIN_DIR/bridge (run ./build.sh)"
-    finish
+    skip_scenario "no bridge plugin at $CNI_BIN_DIR/bridge (run ./build.sh)"
 fi
-require_cmd jq || finish
+require_cmd jq || skip_scenario "jq is needed"
 
 # IPAM: ours when built, else the reference host-local.
 new_tmpdir PLUGINS || exit 1
@@ -68,7 +68,7 @@ check "bridge has the IPv4 gateway" has_addr "$NODE" "$BR" "inet 10.99.8.1/24"
 check "bridge has the IPv6 gateway" has_addr "$NODE" "$BR" "inet6 fd00:99:8::1/64"
 check "ip_forward is on in the node" test "$(ip netns exec "$NODE" cat /proc/sys/net/ipv4/ip_forward)" = 1
 check "IPv6 DAD is off in the container" test "$(ip netns exec "$C1" cat /proc/sys/net/ipv6/conf/eth0/accept_dad)" = 0
-check "container IPv6 address is not tentative" bash -c "! ip -n $C1 -6 addr show dev eth0 | grep -q tentative"
+check_lacks "container IPv6 address is not tentative" tentative ip -n "$C1" -6 addr show dev eth0
 check "host veth is tagged with container ID and ifname" bash -c "ip -n $NODE -d link show type veth | grep -q 'alias cnitool-.* eth0'"
 check "no bridge in the root namespace" link_absent "" "$BR"
 check "c1 pings c2 (IPv4)" netns_ping "$C1" "$IP2"
@@ -79,11 +79,12 @@ check "c1 pings the gateway (IPv6)" netns_ping "$C1" fd00:99:8::1
 
 check "CHECK c1 succeeds" cni_run "$NODE" check "$NET" "$C1"
 ip -n "$C1" addr flush dev eth0 scope global
-check_fails "CHECK c1 fails after its address is flushed" cni_run "$NODE" check "$NET" "$C1"
+check_fails_with "CHECK c1 fails after its address is flushed" "Failed to match addr $IP1/24 on interface eth0" \
+    cni_run "$NODE" check "$NET" "$C1"
 
 # ADD that fails after the veth was created: nothing is left.
 before="$(veths)"
-check_fails "ADD with a failing IPAM fails" cni_run "$NODE" add brfail "$C3"
+check_fails_with "ADD with a failing IPAM fails with the IPAM's error" 'no addresses today' cni_run "$NODE" add brfail "$C3"
 check "failed ADD left no veth in the node" test "$(veths)" -eq "$before"
 check "failed ADD left no interface in the container" link_absent "$C3" eth0
 
@@ -103,7 +104,7 @@ if command -v strace >/dev/null 2>&1; then
     check "no process of the ADD read /proc/self/mountinfo" test "$(grep -c 'mountinfo' "$trace")" -eq 0
     check "DEL c3 succeeds" cni_run "$NODE" del "$NET" "$C3"
 else
-    skip "strace not installed"
+    skip "strace not installed" 4
 fi
 
 c2_path="$(netns_path "$C2")"

@@ -5,7 +5,9 @@
 # CAP_ARGS, container ID derivation and error handling. No kernel objects are
 # made besides two throwaway namespaces.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-require_cmd jq sha512sum || finish
+harness_scenario
+expect_checks 45
+require_cmd jq sha512sum || skip_scenario "jq and sha512sum are needed"
 
 new_tmpdir PLUGINS || exit 1
 new_tmpdir RECORDS || exit 1
@@ -103,7 +105,7 @@ check "GC sent the container as the only valid attachment" stdin_of recorder-a G
     "(.\"cni.dev/valid-attachments\" == [{containerID: \"$EXPECTED_ID\", ifname: \"eth0\"}]) and .name == \"rec11\""
 check "GC reached every plugin" test "$(rec_count recorder-b GC)" -eq 1
 check "GC kept the valid attachment (no DEL)" test "$(rec_count recorder-a DEL)" -eq 0
-check_fails "GC rejects malformed CNI_VALID_ATTACHMENTS" with_env CNI_VALID_ATTACHMENTS='{"x":1}' cni_run "$NODE" gc rec11
+check_fails_with "GC rejects malformed CNI_VALID_ATTACHMENTS" 'invalid CNI_VALID_ATTACHMENTS' with_env CNI_VALID_ATTACHMENTS='{"x":1}' cni_run "$NODE" gc rec11
 check "GC with an empty valid list succeeds" with_env CNI_VALID_ATTACHMENTS='[]' cni_run "$NODE" gc rec11
 check "GC DELeted the stale cached attachment in its netns" env_of recorder-a DEL "CNI_NETNS=$CTR_PATH"
 check "GC sent an empty valid-attachments list" stdin_of recorder-b GC '."cni.dev/valid-attachments" == []'
@@ -127,8 +129,8 @@ check "unknown command exits 2" test "$(exit_code cni_run "$NODE" frobnicate rec
 check "add without netns exits 2" test "$(exit_code cni_run "$NODE" add rec11)" -eq 2
 check_fails "unknown network fails" cni_run "$NODE" add no-such-net "$CTR"
 check "unknown network error names it" grep -q 'no-such-net' <<<"$LAST_OUTPUT"
-check_fails "CNI_ARGS pair without '=' fails" with_env CNI_ARGS="novalue" cni_run "$NODE" add rec10 "$CTR"
-check_fails "CAP_ARGS that is not a JSON object fails" with_env CAP_ARGS='[1,2]' cni_run "$NODE" add rec10 "$CTR"
+check_fails_with "CNI_ARGS pair without '=' fails" 'invalid CNI_ARGS pair "novalue"' with_env CNI_ARGS="novalue" cni_run "$NODE" add rec10 "$CTR"
+check_fails_with "CAP_ARGS that is not a JSON object fails" 'invalid CAP_ARGS' with_env CAP_ARGS='[1,2]' cni_run "$NODE" add rec10 "$CTR"
 with_plugin_path() { local TEST_CNI_PATH="$1"; shift; "$@"; }
 check_fails "missing plugin binary fails" with_plugin_path /nonexistent cni_run "$NODE" add rec10 "$CTR"
 check "missing plugin error names the plugin type" grep -q 'recorder-a' <<<"$LAST_OUTPUT"

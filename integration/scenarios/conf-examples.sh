@@ -12,8 +12,9 @@
 # example has to be given its surroundings here.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/runtimes.sh"
+expect_checks 80
 
-require_cmd jq nft || finish
+require_cmd jq nft || skip_scenario "jq and nft are needed"
 TEST_CNI_PATH="$CNI_BIN_DIR"
 
 lease_count() { # ipam-dir

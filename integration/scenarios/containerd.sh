@@ -13,17 +13,16 @@
 # when it exits the lease is released, the veth is gone and libcni's cache is empty.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/runtimes.sh"
+expect_checks 20
 
-require_cmd containerd ctr containerd-shim-runc-v2 runc podman unshare nsenter jq || finish
+require_cmd containerd ctr containerd-shim-runc-v2 runc podman unshare nsenter jq || skip_scenario "containerd, ctr, runc, podman, unshare, nsenter and jq are needed"
 for p in bridge host-local; do
     if [ ! -x "$CNI_BIN_DIR/$p" ]; then
-        skip "no $p plugin at $CNI_BIN_DIR/$p (run ./build.sh)"
-        finish
+        skip_scenario "no $p plugin at $CNI_BIN_DIR/$p (run ./build.sh)"
     fi
 done
 if ! busybox_static >/dev/null; then
-    skip "no statically linked busybox (apt-get install busybox-static) for the image"
-    finish
+    skip_scenario "no statically linked busybox (apt-get install busybox-static) for the image"
 fi
 
 EXAMPLE="$REPO_ROOT/conf/15-k8s-node.conflist"
@@ -93,8 +92,7 @@ podman_config "$WORK/podman" "$CNI_BIN" "$WORK/podman-net.d" "$NODE" || exit 1
 mkdir -p "$WORK/podman-net.d"
 busybox_rootfs_tar "$WORK/rootfs.tar" || exit 1
 if ! out="$(pm import --change 'CMD ["/bin/sh"]' "$WORK/rootfs.tar" "$IMAGE" 2>&1)"; then
-    skip "podman (needed to build the image) cannot start here: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
-    finish
+    skip_scenario "podman (needed to build the image) cannot start here: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
 fi
 check "image saved as an OCI archive" pm save --format oci-archive -o "$WORK/image.tar" "$IMAGE" || finish
 
@@ -119,16 +117,14 @@ EOF
 nsenter --net="$(netns_path "$NODE")" containerd --config "$CTD/config.toml" >"$CTD/log" 2>&1 &
 CTD_PID=$!
 if ! wait_until 20 ctrc version; then
-    skip "containerd cannot start here: $(tail -n 3 "$CTD/log" | tr '\n' ' ')"
-    finish
+    skip_scenario "containerd cannot start here: $(tail -n 3 "$CTD/log" | tr '\n' ' ')"
 fi
 check "private containerd answers on its socket (pid $CTD_PID)" ctrc version
 check "image imported into containerd" ctrc images import --snapshotter native "$WORK/image.tar" || finish
 check "image listed as $IMAGE" bash -c "timeout 30 ctr --address '$SOCK' --namespace '$CTD_NS' images ls -q | grep -qx '$IMAGE'"
 run_opts=(--rm --snapshotter native --fifo-dir "$CTD/fifo" --runc-root "$CTD/runc")
 if ! out="$(ctrc run "${run_opts[@]}" "$IMAGE" "smoke-$RUN_ID" true 2>&1)"; then
-    skip "containerd cannot run a container here (runc): $(echo "$out" | tail -n 3 | tr '\n' ' ')"
-    finish
+    skip_scenario "containerd cannot run a container here (runc): $(echo "$out" | tail -n 3 | tr '\n' ' ')"
 fi
 
 # ---- ctr run --rm --cni in a private mount namespace --------------------------------------------------------------

@@ -6,15 +6,15 @@
 # built yet. To prove the scenario against the reference plugin:
 #   CNI_BIN_DIR=/usr/lib/cni integration/run.sh loopback
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+expect_checks 20
 
 PLUGIN_DIR="$CNI_BIN_DIR"
 if [ ! -x "$PLUGIN_DIR/loopback" ]; then
-    skip "no loopback plugin at $PLUGIN_DIR/loopback (build ours, or set CNI_BIN_DIR=$REF_BIN_DIR)"
-    finish
+    skip_scenario "no loopback plugin at $PLUGIN_DIR/loopback (build ours, or set CNI_BIN_DIR=$REF_BIN_DIR)"
 fi
 TEST_CNI_PATH="$PLUGIN_DIR"
 echo "   loopback under test: $PLUGIN_DIR/loopback"
-require_cmd jq || finish
+require_cmd jq || skip_scenario "jq is needed"
 
 # Use the example from conf/ when there is one (a list holding only loopback).
 conf_file=""
@@ -45,7 +45,7 @@ cache_entries() {
 }
 cache_is_empty() { [ "$(cache_entries)" -eq 0 ]; }
 
-check "lo is down before ADD" bash -c "! ip -n $CTR -o link show dev lo | grep -q '[<,]UP[,>]'"
+check_lacks "lo is down before ADD" '[<,]UP[,>]' ip -n "$CTR" -o link show dev lo
 
 check "ADD succeeds" cni_run "$NODE" add "$NET" "$CTR"
 add_result="$LAST_OUTPUT"
@@ -59,14 +59,14 @@ check "libcni cached the attachment" test "$(cache_entries)" -eq 1
 
 check "CHECK succeeds" cni_run "$NODE" check "$NET" "$CTR"
 ip -n "$CTR" link set lo down
-check_fails "CHECK fails when lo is down" cni_run "$NODE" check "$NET" "$CTR"
+check_fails_with "CHECK fails when lo is down" 'loopback interface is down|lo is down|not up' cni_run "$NODE" check "$NET" "$CTR"
 ip -n "$CTR" link set lo up
 
 check "DEL succeeds" cni_run "$NODE" del "$NET" "$CTR"
 check "DEL removed the cache entry" cache_is_empty
 check "second DEL succeeds (idempotent)" cni_run "$NODE" del "$NET" "$CTR"
 
-check_fails "ADD into a netns path that does not exist fails" \
+check_fails_with "ADD into a netns path that does not exist fails, naming the missing path" "cnit-missing-$RUN_ID.*no such file or directory" \
     cni_run "$NODE" add "$NET" "/var/run/netns/cnit-missing-$RUN_ID"
 
 # A plugin's output to a regular file continues where the caller left off, and the caller continues after it

@@ -10,12 +10,12 @@
 # - DEL leaves nothing (also after `ip netns del`, twice); bad configs fail with code 7 and leave nothing;
 #   an IPAM failure after the link exists rolls back and passes the IPAM error code through.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+expect_checks 74
 
 if [ ! -x "$CNI_BIN_DIR/macvlan" ]; then
-    skip "no macvlan plugin at $CNI_BIN_DIR/macvlan (run ./build.sh)"
-    finish
+    skip_scenario "no macvlan plugin at $CNI_BIN_DIR/macvlan (run ./build.sh)"
 fi
-require_cmd jq || finish
+require_cmd jq || skip_scenario "jq is needed"
 
 new_tmpdir PLUGINS || exit 1
 cp "$CNI_BIN_DIR/macvlan" "$PLUGINS/"
@@ -112,10 +112,12 @@ check_fails "c1 cannot reach the node's address on the master" netns_ping "$C1" 
 # --- CHECK ------------------------------------------------------------------------------------------------------
 check "CHECK c1 succeeds" cni_run "$NODE" check "$NET" "$C1"
 conf 40-mvnet.conflist "$NET" '{"mode": "private"}'
-check_fails "CHECK c1 fails when the configured mode is private" cni_run "$NODE" check "$NET" "$C1"
+check_fails_with "CHECK c1 fails when the configured mode is private" 'macvlan mode bridge does not match expected value: private' \
+    cni_run "$NODE" check "$NET" "$C1"
 conf 40-mvnet.conflist "$NET" '{"mode": "bridge"}'
 ip -n "$C2" addr flush dev eth0 scope global
-check_fails "CHECK c2 fails after its address is flushed" cni_run "$NODE" check "$NET" "$C2"
+check_fails_with "CHECK c2 fails after its address is flushed" "Failed to match addr $IP2/24 on interface eth0" \
+    cni_run "$NODE" check "$NET" "$C2"
 
 # --- DEL --------------------------------------------------------------------------------------------------------
 c2_path="$(netns_path "$C2")"
@@ -147,7 +149,7 @@ conf 42-mvl2.conflist mvl2 '{"master": "eth0"}' noipam
 check "ADD without ipam succeeds" cni_run "$NODE" add mvl2 "$C1"
 check "result without ips" json_get "$LAST_OUTPUT" '(.ips // []) | length == 0'
 check "L2-only interface is up" link_is_up "$C1" eth0
-check "L2-only interface has no global address" bash -c "! ip -n $C1 addr show dev eth0 scope global | grep -q inet"
+check_lacks "L2-only interface has no global address" inet ip -n "$C1" addr show dev eth0 scope global
 check "DEL without ipam succeeds" cni_run "$NODE" del mvl2 "$C1"
 
 conf 43-mvcont.conflist mvcont '{"master": "ceth0", "linkInContainer": true}'
@@ -174,28 +176,28 @@ if [ -x "$REF_BIN_DIR/macvlan" ] && [ -x "$REF_BIN_DIR/host-local" ]; then
     for impl in ours ref; do
         conf "45-mvcmp$impl.conflist" "mvcmp$impl" '{"master": "eth0", "mode": "bridge"}'
         if [ "$impl" = ref ]; then TEST_CNI_PATH="$REFPLUGINS"; else TEST_CNI_PATH="$PLUGINS"; fi
-        check "$impl ADD for the comparison succeeds" cni_run "$NODE" add "mvcmp$impl" "$C5"
+        kind=check
+        if [ "$impl" = ref ]; then kind="harness check"; fi
+        $kind "$impl ADD for the comparison succeeds" cni_run "$NODE" add "mvcmp$impl" "$C5"
         printf -v "CMP_$impl" '%s' "$LAST_OUTPUT"
-        check "$impl DEL for the comparison succeeds" cni_run "$NODE" del "mvcmp$impl" "$C5"
+        $kind "$impl DEL for the comparison succeeds" cni_run "$NODE" del "mvcmp$impl" "$C5"
     done
     TEST_CNI_PATH="$PLUGINS"
     ref_shape="$(shape "$CMP_ref")"
     our_shape="$(shape "$CMP_ours")"
-    if ! check "our result has the reference's shape" test "$ref_shape" = "$our_shape"; then
+    if ! check "our result has the reference's shape" test -n "$our_shape" -a "$ref_shape" = "$our_shape"; then
         diff <(echo "$ref_shape") <(echo "$our_shape") | sed 's/^/    | /'
     fi
     check "no macvlan left in c5" test "$(macvlans "$C5")" -eq 0
 else
-    skip "no reference macvlan/host-local in $REF_BIN_DIR"
+    skip "no reference macvlan/host-local in $REF_BIN_DIR" 6
 fi
 
 # --- bad configurations: a CNI error with the right code, nothing left behind ------------------------------------
 bad() { # bad DESCRIPTION CODE EXTRA [ipam]
     local desc="$1" code="$2" extra="$3" ipam="${4:-ipam}"
     conf 50-mvbad.conflist mvbad "$extra" "$ipam"
-    check_fails "$desc: ADD fails" cni_run "$NODE" add mvbad "$C3"
-    local out="$LAST_OUTPUT"
-    check "$desc: CNI error code $code" bash -c "grep -q 'CNI error code $code)' <<<\"\$1\"" _ "$out"
+    check_fails_with "$desc: ADD fails with CNI error code $code" "CNI error code $code\\)" cni_run "$NODE" add mvbad "$C3"
     check "$desc: nothing left in c3 or the node" test "$(($(macvlans "$C3") + $(macvlans "$NODE")))" -eq 0
     check "$desc: no reservation left" test "$(leases mvbad)" -eq 0
 }

@@ -7,21 +7,22 @@
 # Proves: podman network ls/inspect show the network; a busybox httpd started with -p HOSTPORT:80 gets
 # an address of the range (its lease is in the dataDir) and answers on its address, on the node's
 # 127.0.0.1:HOSTPORT and on the node's address from the client; a second container reaches the first by
-# address; podman rm -f releases the lease, removes the port mapping from `inet sharpcni` and the veth.
+# address; podman rm -f releases the lease, removes the port mapping from `inet sharpcni` and the veth;
+# after rm a stand-in server holds the old container address on the bridge (a namespace with the same
+# address and page), and the published port no longer reaches it: a leftover DNAT rule would.
 # Port checks skip (with the reason) while $CNI_BIN_DIR/portmap does not exist.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/runtimes.sh"
+expect_checks 27
 
-require_cmd podman runc nsenter jq nft || finish
+require_cmd podman runc nsenter jq nft || skip_scenario "podman, runc, nsenter, jq and nft are needed"
 for p in bridge host-local; do
     if [ ! -x "$CNI_BIN_DIR/$p" ]; then
-        skip "no $p plugin at $CNI_BIN_DIR/$p (run ./build.sh)"
-        finish
+        skip_scenario "no $p plugin at $CNI_BIN_DIR/$p (run ./build.sh)"
     fi
 done
 if ! busybox_static >/dev/null; then
-    skip "no statically linked busybox (apt-get install busybox-static) for the image"
-    finish
+    skip_scenario "no statically linked busybox (apt-get install busybox-static) for the image"
 fi
 
 EXAMPLE="$REPO_ROOT/conf/87-podman.conflist"
@@ -70,16 +71,14 @@ trap 'rc=$?; trap "" INT TERM; runtime_cleanup; (exit $rc); _cnit_cleanup' EXIT
 run_flags=(--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --cgroup-parent "/$CGROUP_PARENT")
 
 if ! out="$(pm info --format '{{.Host.NetworkBackend}} {{.Store.GraphDriverName}}' 2>&1)"; then
-    skip "podman cannot start here: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
-    finish
+    skip_scenario "podman cannot start here: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
 fi
 check "podman uses the private config (CNI backend, vfs storage)" test "$out" = "cni vfs"
 
 busybox_rootfs_tar "$WORK/rootfs.tar" || exit 1
 check "busybox image imported" pm import --change 'CMD ["/bin/sh"]' "$WORK/rootfs.tar" "$IMAGE" || finish
 if ! out="$(pm run --rm --network none "${run_flags[@]}" "$IMAGE" true 2>&1)"; then
-    skip "podman cannot run a container here (runc): $(echo "$out" | tail -n 3 | tr '\n' ' ')"
-    finish
+    skip_scenario "podman cannot run a container here (runc): $(echo "$out" | tail -n 3 | tr '\n' ' ')"
 fi
 
 # ---- the network as podman sees it ----------------------------------------------------------------------
@@ -116,7 +115,7 @@ if [ "$HAVE_PORTMAP" = 1 ]; then
         wait_until 10 body_is "$CLIENT" "http://192.168.231.1:$HOSTPORT/"
     check "inet sharpcni holds the mapping for $HOSTPORT" bash -c "ip netns exec '$NODE' nft list table inet sharpcni | grep -w '$HOSTPORT'"
 else
-    skip "port publishing (-p $HOSTPORT:80 on 127.0.0.1 and the node address): no portmap plugin at $CNI_BIN_DIR/portmap yet"
+    skip "port publishing (-p $HOSTPORT:80 on 127.0.0.1 and the node address): no portmap plugin at $CNI_BIN_DIR/portmap yet" 3
 fi
 
 # ---- a second container reaches the first by address ---------------------------------------------------------
@@ -139,13 +138,27 @@ check "podman rm -f web" pm rm -f -t 0 web
 check "the lease for $WEB_IP is released" test ! -e "$IPAM_DIR/$NET/$WEB_IP"
 check "no lease left in the dataDir" test "$(leases)" = 0
 check "the container's network namespace ($SANDBOX) is gone" test -n "$SANDBOX" -a ! -e "$SANDBOX"
-check "no veth left on $BRIDGE" bash -c "[ -z \"\$(ip -n '$NODE' -o link show master '$BRIDGE')\" ]"
+check_lacks "no veth left on $BRIDGE" . ip -n "$NODE" -o link show master "$BRIDGE"
 if [ "$HAVE_PORTMAP" = 1 ]; then
-    check "inet sharpcni has no element for $HOSTPORT any more" \
-        bash -c "! ip netns exec '$NODE' nft list table inet sharpcni 2>/dev/null | grep -qw '$HOSTPORT'"
-    check_fails "the node's 127.0.0.1:$HOSTPORT no longer answers" http_get "$NODE" "http://127.0.0.1:$HOSTPORT/"
+    check_lacks "inet sharpcni has no element for $HOSTPORT any more" "(^|[^0-9])$HOSTPORT([^0-9]|\$)" \
+        ip netns exec "$NODE" nft list table inet sharpcni
+    # A stand-in for web after rm: a namespace on $BRIDGE holding $WEB_IP with httpd serving the same page, so
+    # a DNAT rule left behind for $HOSTPORT would still be answered.
+    new_netns GHOST ghost || exit 1
+    ip -n "$NODE" link add "gh$RUN_ID" type veth peer name eth0 netns "$GHOST" &&
+        ip -n "$NODE" link set "gh$RUN_ID" master "$BRIDGE" up &&
+        ip -n "$GHOST" addr add "$WEB_IP/${SUBNET#*/}" dev eth0 && ip -n "$GHOST" link set eth0 up &&
+        ip -n "$GHOST" route add default via "$(jq -r '.plugins[0].ipam.ranges[0][0].gateway // empty' "$EXAMPLE" | grep . || echo "$PREFIX.1")"
+    mkdir -p "$WORK/ghost-www" && echo "$WEB_CONTENT" >"$WORK/ghost-www/index.html"
+    run_bg GHOST_HTTPD 120 ip netns exec "$GHOST" "$(busybox_static)" httpd -f -p 80 -h "$WORK/ghost-www"
+    check "a stand-in server answers at web's old address $WEB_IP:80" wait_until 10 body_is "$NODE" "http://$WEB_IP/"
+    check_fails "the node's 127.0.0.1:$HOSTPORT no longer answers, with a server up at $WEB_IP" body_is "$NODE" "http://127.0.0.1:$HOSTPORT/"
+    check_fails "192.168.231.1:$HOSTPORT no longer answers from the client, with a server up at $WEB_IP" \
+        body_is "$CLIENT" "http://192.168.231.1:$HOSTPORT/"
+    kill "$GHOST_HTTPD" 2>/dev/null
+    ip -n "$NODE" link del "gh$RUN_ID"
 else
-    skip "port mapping removal: no portmap plugin at $CNI_BIN_DIR/portmap yet"
+    skip "port mapping removal: no portmap plugin at $CNI_BIN_DIR/portmap yet" 4
 fi
 check "podman ps -a is empty" test -z "$(pm ps -a -q 2>&1)"
 

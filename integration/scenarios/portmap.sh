@@ -6,17 +6,19 @@
 #  - a hostIP-bound mapping answers only on that address;
 #  - a UDP flow that keeps its source port reaches a new container at another address after the old
 #    one is replaced (conntrack entries for the host port are dropped on DEL and ADD);
-#  - CHECK passes; after DEL the ports no longer answer and no rule or element names the container;
+#  - CHECK passes; after DEL the ports no longer answer although the container's server is still running
+#    and reachable again at its old address (a fresh veth on the bridge gives the container its address
+#    back), so a DNAT rule left behind would answer; no rule or element names the container;
 #    DEL twice succeeds, and DEL without prevResult or runtimeConfig (cache gone) cleans up too.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+expect_checks 29
 
 for p in bridge portmap; do
     if [ ! -x "$CNI_BIN_DIR/$p" ]; then
-        skip "no $p plugin at $CNI_BIN_DIR/$p (run ./build.sh)"
-        finish
+        skip_scenario "no $p plugin at $CNI_BIN_DIR/$p (run ./build.sh)"
     fi
 done
-require_cmd jq nft busybox python3 || finish
+require_cmd jq nft busybox python3 conntrack || skip_scenario "jq, nft, busybox, python3 and conntrack are needed"
 new_tmpdir PLUGINS || exit 1
 cp "$CNI_BIN_DIR/bridge" "$CNI_BIN_DIR/portmap" "$PLUGINS/"
 if [ -x "$CNI_BIN_DIR/host-local" ]; then cp "$CNI_BIN_DIR/host-local" "$PLUGINS/"; else cp "$REF_BIN_DIR/host-local" "$PLUGINS/"; fi
@@ -58,6 +60,15 @@ with open(sys.argv[2], "a", buffering=1) as out:
         out.write(data.decode() + "\n")
         s.sendto(sys.argv[1].encode(), peer)
 '
+# readdress NS IP : after DEL took the container's interface, gives NS a fresh veth on the bridge with its
+# old address IP (and the default route), so a server still running in NS answers at IP again.
+readdress() {
+    local host="rd-${1#cnit-}"
+    ip -n "$NODE" link add "$host" type veth peer name eth0 netns "$1" &&
+        ip -n "$NODE" link set "$host" master "$BR" up &&
+        ip -n "$1" addr add "$2/24" dev eth0 && ip -n "$1" link set eth0 up &&
+        ip -n "$1" route add default via 10.99.21.1
+}
 result_ip() { printf '%s\n' "$LAST_OUTPUT" | sed -n '/^{/,/^}/p' | jq -r '.ips[0].address' 2>/dev/null | cut -d/ -f1; }
 
 ID1="pmc1-$RUN_ID"
@@ -96,10 +107,16 @@ check "conntrack has the flow DNATed to c1" bash -c "ip netns exec $NODE conntra
 
 # Replace c1 by c2 (another address); the flow keeps its source port.
 check "DEL c1 succeeds" with_env CNI_CONTAINERID="$ID1" CAP_ARGS="$MAPS" cni_run "$NODE" del pmnet "$C1"
-kill "$HTTPD1" "$UDP1" 2>/dev/null
-check "after DEL 192.0.2.1:8080 no longer answers" bash -c "! ip netns exec $EXT timeout 5 busybox wget -q -O - http://192.0.2.1:8080/ >/dev/null 2>&1"
-check "no rule or element names c1 after DEL" bash -c "! ip netns exec $NODE nft list ruleset | grep -q '$ID1'"
-check "no conntrack entry still points at c1" bash -c "! ip netns exec $NODE conntrack -L -p udp --orig-port-dst 5353 2>/dev/null | grep -q 'src=$IP1 '"
+kill "$UDP1" 2>/dev/null
+# c1's httpd keeps running; c1 gets its address back on a fresh veth: only a leftover DNAT could reach it.
+readdress "$C1" "$IP1"
+check "c1's server answers again at its old address $IP1:80 (after DEL, on a fresh veth)" wait_until 5 answers "$NODE" "http://$IP1:80/" "hello from c1"
+check_fails "after DEL 192.0.2.1:8080 no longer answers, with c1's server up at $IP1" answers "$EXT" "http://192.0.2.1:8080/" "hello from c1"
+check_fails "after DEL the node's 127.0.0.1:8080 no longer answers, with c1's server up at $IP1" answers "$NODE" "http://127.0.0.1:8080/" "hello from c1"
+kill "$HTTPD1" 2>/dev/null
+ip -n "$NODE" link del "rd-${C1#cnit-}"
+check_lacks "no rule or element names c1 after DEL" "$ID1" ip netns exec "$NODE" nft list ruleset
+check_lacks "no conntrack entry still points at c1" "src=$IP1 " ip netns exec "$NODE" conntrack -L -p udp --orig-port-dst 5353
 check "DEL c1 again succeeds" with_env CNI_CONTAINERID="$ID1" CAP_ARGS="$MAPS" cni_run "$NODE" del pmnet "$C1"
 
 run_bg UDP2 60 ip netns exec "$C2" python3 -c "$UDP_SERVER" c2 "$SCENARIO_TMP/udp-c2"
@@ -115,8 +132,10 @@ check "client reaches c2 on 192.0.2.1:8080" answers "$EXT" "http://192.0.2.1:808
 # DEL without prevResult and without runtimeConfig: the libcni cache is gone, no CAP_ARGS.
 rm -rf "$CNI_CACHE_DIR_FOR_TESTS"/results
 check "DEL c2 without cached result or mappings succeeds" with_env CNI_CONTAINERID="$ID2" cni_run "$NODE" del pmnet "$C2"
-check "no rule or element names c2 after DEL" bash -c "! ip netns exec $NODE nft list ruleset | grep -q '$ID2'"
-check "no DNAT element is left" bash -c "! ip netns exec $NODE nft list map inet sharpcni pm-any4 | grep -q elements"
-check "after DEL 192.0.2.1:8080 no longer answers" bash -c "! ip netns exec $EXT timeout 5 busybox wget -q -O - http://192.0.2.1:8080/ >/dev/null 2>&1"
+check_lacks "no rule or element names c2 after DEL" "$ID2" ip netns exec "$NODE" nft list ruleset
+check_lacks "no DNAT element is left" 'elements' ip netns exec "$NODE" nft list map inet sharpcni pm-any4
+readdress "$C2" "$IP2"
+check "c2's server answers again at its old address $IP2:80 (after DEL, on a fresh veth)" wait_until 5 answers "$NODE" "http://$IP2:80/" "c2"
+check_fails "after DEL 192.0.2.1:8080 no longer answers, with c2's server up at $IP2" answers "$EXT" "http://192.0.2.1:8080/" "hello from c2"
 kill "$FLOW" "$UDP2" "$HTTPD2" 2>/dev/null
 finish

@@ -8,14 +8,15 @@
 # plugins; gc sweeps cached attachments that are not listed as valid; DEL
 # (also after the container netns is gone) removes veths and leases.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+harness_scenario
+expect_checks 31
 
 for p in bridge host-local; do
     if [ ! -x "$REF_BIN_DIR/$p" ]; then
-        skip "reference plugin $REF_BIN_DIR/$p missing (install containernetworking-plugins)"
-        finish
+        skip_scenario "reference plugin $REF_BIN_DIR/$p missing (install containernetworking-plugins)"
     fi
 done
-require_cmd jq || finish
+require_cmd jq || skip_scenario "jq is needed"
 TEST_CNI_PATH="$REF_BIN_DIR"
 
 NET=smoke

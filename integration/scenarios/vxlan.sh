@@ -7,12 +7,12 @@
 # the flood list following the peer list, CHECK noticing a removed flood entry, multicast-group mode, bad
 # configs failing with code 7 and leaving nothing, GC, DEL twice / after netns gone, every host clean after DEL.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+expect_checks 69
 
 if [ ! -x "$CNI_BIN_DIR/vxlan" ]; then
-    skip "no vxlan plugin at $CNI_BIN_DIR/vxlan (run ./build.sh)"
-    finish
+    skip_scenario "no vxlan plugin at $CNI_BIN_DIR/vxlan (run ./build.sh)"
 fi
-require_cmd jq bridge nft || finish
+require_cmd jq bridge nft || skip_scenario "jq, bridge and nft are needed"
 
 new_tmpdir PLUGINS || exit 1
 cp "$CNI_BIN_DIR/vxlan" "$PLUGINS/"
@@ -83,8 +83,7 @@ host_clean() { # host-ns vni ipam-dir : the network gone and no veth at all
 new_netns CB cbad || exit 1
 bad() { # label jq-edit
     write_conf 90-bad.conflist "$(conf_for 1 "$PEERS" "$2" | jq '.name = "bad"')"
-    check_fails "bad config ($1) fails" cni_run "$H1" add bad "$CB"
-    check "bad config ($1): error code 7 and a clear message" grep -q 'code 7\|"code": *7\|(7)' <<<"$LAST_OUTPUT"
+    check_fails_with "bad config ($1) fails with error code 7" 'CNI error code 7\)' cni_run "$H1" add bad "$CB"
     check "bad config ($1): nothing left on the host" host_clean "$H1" "$VNI" "$SCENARIO_TMP/ipam-h1"
 }
 bad "vni 0" '.plugins[0].vni = 0'
@@ -122,7 +121,7 @@ if command -v ping >/dev/null && ping -h 2>&1 | grep -q -- '-M'; then
     check "DF ping of exactly 1450 bytes passes" ip netns exec "$C1" ping -M do -s 1422 -c 1 -W 2 "$IP2"
     check_fails "DF ping of 1451 bytes fails" ip netns exec "$C1" ping -M do -s 1423 -c 1 -W 2 "$IP2"
 else
-    skip "iputils ping (for -M do) not installed: DF size checks"
+    skip "iputils ping (for -M do) not installed: DF size checks" 2
 fi
 WIRE1=$(vxlan_on_wire)
 check "VXLAN packets on UDP 4789 crossed the underlay switch ($WIRE0 -> $WIRE1)" test "$WIRE1" -gt "$WIRE0"
@@ -140,8 +139,7 @@ check "c4 -> c3 (across hosts)" netns_ping "$C4" "$IP3"
 
 # ---- CHECK notices a missing flood entry; the next ADD repairs it ---------------------------------------
 bridge -n "$H1" fdb del 00:00:00:00:00:00 dev "vxlan$VNI" dst 192.168.77.3
-check_fails "CHECK c1 fails after a flood entry was removed" cni_run "$H1" check ovl1 "$C1"
-check "CHECK failure names the flood list" grep -q "flood list" <<<"$LAST_OUTPUT"
+check_fails_with "CHECK c1 fails after a flood entry was removed, naming the flood list" 'flood list' cni_run "$H1" check ovl1 "$C1"
 
 # ---- changing the peer list updates the flood list --------------------------------------------------
 write_conf 50-ovl1.conflist "$(conf_for 1 '["192.168.77.2"]')"

@@ -33,17 +33,23 @@ public sealed class InternalNetworkRules
         tx.AddSet(new NftSet(SharpCniTable.Family, SharpCniTable.Name, BridgesSet, NftDataType.InterfaceName) { Comment = "bridges of internal networks" });
         tx.AddSet(new NftSet(SharpCniTable.Family, SharpCniTable.Name, HairpinSet, NftDataType.Concat(NftDataType.InterfaceName, NftDataType.InterfaceName)));
         var chain = new NftChain(SharpCniTable.Family, SharpCniTable.Name, BaseChain) { Base = NftBaseChain.Filter(NftHook.Forward) };
+        return SharpCniTable.ReplaceChain(tx, chain, BaseRules());
+    }
+
+    /// <summary>The three rules of the forward chain: hairpin accept, drop from and drop to an internal bridge.</summary>
+    public static IReadOnlyList<NftRule> BaseRules()
+    {
         var hairpin = new NftRuleBuilder()
             .Add(new NftMeta(NftMetaKey.InputInterfaceName, NftRegisters.NFT_REG_1))
             .Add(new NftMeta(NftMetaKey.OutputInterfaceName, NftRegisters.Reg32At(NftData.IFNAMSIZ)))
             .Add(new NftLookup(HairpinSet))
             .Accept();
-        return SharpCniTable.ReplaceChain(tx, chain,
+        return
         [
             hairpin.Build(SharpCniTable.Name, BaseChain, "sharpcni internal"),
             new NftRuleBuilder().InterfaceInSet(input: true, BridgesSet).Drop().Build(SharpCniTable.Name, BaseChain, "sharpcni internal"),
             new NftRuleBuilder().InterfaceInSet(input: false, BridgesSet).Drop().Build(SharpCniTable.Name, BaseChain, "sharpcni internal"),
-        ]);
+        ];
     }
 
     public static NftTransaction PlanEnsure(string bridgeName, string? network = null)
@@ -81,4 +87,51 @@ public sealed class InternalNetworkRules
 
     public bool IsInternal(string bridgeName) =>
         _nft.GetElement(SharpCniTable.Family, SharpCniTable.Name, BridgesSet, NftData.InterfaceName(bridgeName)) is not null;
+
+    /// <summary>
+    /// What is missing or changed for <paramref name="bridgeName"/> to be isolated (empty when all is in place):
+    /// its elements in both sets and every rule of the forward chain. The elements alone isolate nothing
+    /// once the drop rules are deleted.
+    /// </summary>
+    public IReadOnlyList<string> Check(string bridgeName)
+    {
+        Names.ValidateInterfaceName(bridgeName);
+        if (!_nft.TableExists(SharpCniTable.Family, SharpCniTable.Name))
+        {
+            return [$"nftables table inet {SharpCniTable.Name} is missing"];
+        }
+        var problems = new List<string>();
+        byte[] name = NftData.InterfaceName(bridgeName);
+        try
+        {
+            if (_nft.GetElement(SharpCniTable.Family, SharpCniTable.Name, BridgesSet, name) is null)
+            {
+                problems.Add($"{bridgeName} is not in set {BridgesSet}");
+            }
+            if (_nft.GetElement(SharpCniTable.Family, SharpCniTable.Name, HairpinSet, NftData.Concat(name, name)) is null)
+            {
+                problems.Add($"{bridgeName} . {bridgeName} is not in set {HairpinSet}");
+            }
+        }
+        catch (Exception e) when (NftConnection.IsNotFound(e))
+        {
+            problems.Add($"set {BridgesSet} or {HairpinSet} is missing");
+        }
+        try
+        {
+            IReadOnlyList<NftRule> rules = _nft.ListRules(SharpCniTable.Family, SharpCniTable.Name, BaseChain);
+            foreach (NftRule expected in BaseRules())
+            {
+                if (!rules.Any(r => r.Expressions.SequenceEqual(expected.Expressions)))
+                {
+                    problems.Add($"a rule of chain {BaseChain} is missing or changed");
+                }
+            }
+        }
+        catch (Exception e) when (NftConnection.IsNotFound(e))
+        {
+            problems.Add($"chain {BaseChain} is missing");
+        }
+        return problems;
+    }
 }

@@ -80,18 +80,18 @@ public static class Firewall
 
         public void Check(string bridge)
         {
-            bool present;
+            IReadOnlyList<string> problems;
             try
             {
                 var nft = NftConnection.ForCall();
-                present = new InternalNetworkRules(nft).IsInternal(bridge);
+                problems = new InternalNetworkRules(nft).Check(bridge);
             }
             catch (Exception e) when (e is LinuxException)
             {
                 throw Failed("failed to read internal-network rules", e);
             }
-            if (!present)
-                throw new CniException(ErrorCode.Internal, $"internal-network rules for bridge {bridge} are missing");
+            if (problems.Count > 0)
+                throw new CniException(ErrorCode.Internal, $"internal-network rules for bridge {bridge} are missing or changed", string.Join("; ", problems));
         }
     }
 

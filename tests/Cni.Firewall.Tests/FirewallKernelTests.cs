@@ -389,26 +389,60 @@ public sealed class FirewallKernelTests : IDisposable
     }
 
     [KernelFact]
+    public void Internal_network_check_reports_drop_rules_deleted_behind_its_back()
+    {
+        var internalRules = new InternalNetworkRules(_nft);
+        internalRules.Ensure("br0", "net1");
+        Assert.Empty(internalRules.Check("br0"));
+        Assert.NotEmpty(internalRules.Check("br1")); // never made internal
+
+        // Someone deletes the rules but leaves the sets: the bridge is no longer isolated, CHECK must say so.
+        _node.Exec("nft", "flush", "chain", "inet", "sharpcni", "forward");
+        Assert.Equal(ContainerIp, SourceSeenOutside());
+        IReadOnlyList<string> problems = internalRules.Check("br0");
+        Assert.Contains(problems, p => p.Contains("forward", StringComparison.Ordinal));
+
+        // One rule changed (the outbound drop now accepts) is noticed too; Ensure repairs both.
+        internalRules.Ensure("br0", "net1");
+        Assert.Empty(internalRules.Check("br0"));
+        _node.Exec("nft", "flush", "chain", "inet", "sharpcni", "forward");
+        _node.Exec("nft", "add", "rule", "inet", "sharpcni", "forward", "iifname", "@internal-bridges", "drop");
+        Assert.NotEmpty(internalRules.Check("br0"));
+        internalRules.Ensure("br0", "net1");
+        Assert.Empty(internalRules.Check("br0"));
+        Assert.Null(SourceSeenOutside());
+
+        // Elements gone: reported as well.
+        _node.Exec("nft", "delete", "element", "inet", "sharpcni", "internal-hairpin", "{ \"br0\" . \"br0\" }");
+        Assert.Contains(internalRules.Check("br0"), p => p.Contains("internal-hairpin", StringComparison.Ordinal));
+    }
+
+    [KernelFact]
     public void Add_and_remove_cost_the_same_with_a_thousand_containers()
     {
-        const int Samples = 60;
-        var masq = new MasqueradeRules(_nft);
+        // Two node namespaces, one with 10 masqueraded containers and one with 1,000, measured in alternating
+        // rounds so that load on the shared 2-core VM hits both alike; per state the best round's median counts.
+        const int Samples = 30, Rounds = 9;
+        using var largeNode = new ThrowawayNamespace();
+        using NftConnection largeNft = largeNode.Nft();
+        var small = new MasqueradeRules(_nft);
+        var large = new MasqueradeRules(largeNft);
         static IPPrefix Address(int i) => new(new IPAddress(new byte[] { 10, 200, (byte)(i / 250), (byte)(i % 250 + 2) }), 16);
 
-        (double add, double remove) Median(int offset)
+        static (double add, double remove) Median(MasqueradeRules masq)
         {
             var adds = new double[Samples];
             var removes = new double[Samples];
             for (int i = 0; i < Samples; i++)
             {
                 long start = Stopwatch.GetTimestamp();
-                masq.Add("scale", "m" + (offset + i), "eth0", [Address(offset + i)]);
+                masq.Add("scale", "m" + (5000 + i), "eth0", [Address(5000 + i)]);
                 adds[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
             for (int i = 0; i < Samples; i++)
             {
                 long start = Stopwatch.GetTimestamp();
-                masq.Remove("m" + (offset + i), "eth0");
+                masq.Remove("m" + (5000 + i), "eth0");
                 removes[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
             Array.Sort(adds);
@@ -418,24 +452,31 @@ public sealed class FirewallKernelTests : IDisposable
 
         for (int i = 0; i < 10; i++)
         {
-            masq.Add("scale", "c" + i, "eth0", [Address(i)]);
+            small.Add("scale", "c" + i, "eth0", [Address(i)]);
         }
-        Median(5000); // warm up (JIT, sets)
-        (double add10, double remove10) = Median(5000);
-
-        for (int i = 10; i < 1000; i++)
+        for (int i = 0; i < 1000; i++)
         {
-            masq.Add("scale", "c" + i, "eth0", [Address(i)]);
+            large.Add("scale", "c" + i, "eth0", [Address(i)]);
         }
-        Assert.Equal(1000, _nft.ListElements(NftFamily.Inet, "sharpcni", MasqueradeRules.Set4).Count);
-        Assert.Single(_nft.ListElements(NftFamily.Inet, "sharpcni", MasqueradeRules.Exempt4)); // one network: one class
-        (double add1000, double remove1000) = Median(5000);
+        Assert.Equal(10, _nft.ListElements(NftFamily.Inet, "sharpcni", MasqueradeRules.Set4).Count);
+        Assert.Equal(1000, largeNft.ListElements(NftFamily.Inet, "sharpcni", MasqueradeRules.Set4).Count);
+        Assert.Single(largeNft.ListElements(NftFamily.Inet, "sharpcni", MasqueradeRules.Exempt4)); // one network: one class
+        Median(small); // warm up (JIT, sets)
+        Median(large);
+        double add10 = double.MaxValue, remove10 = double.MaxValue, add1000 = double.MaxValue, remove1000 = double.MaxValue;
+        for (int round = 0; round < Rounds; round++)
+        {
+            (double a, double r) = Median(small);
+            (add10, remove10) = (Math.Min(add10, a), Math.Min(remove10, r));
+            (a, r) = Median(large);
+            (add1000, remove1000) = (Math.Min(add1000, a), Math.Min(remove1000, r));
+        }
 
         long gcStart = Stopwatch.GetTimestamp();
-        Assert.Empty(masq.Gc("scale", Enumerable.Range(0, 1000).Select(i => new Attachment("c" + i, "eth0"))));
+        Assert.Empty(large.Gc("scale", Enumerable.Range(0, 1000).Select(i => new Attachment("c" + i, "eth0"))));
         double gc1000 = Stopwatch.GetElapsedTime(gcStart).TotalMilliseconds;
 
-        string line = $"median per-op ms ({Samples} samples) with 10 containers: add {add10:F3}, remove {remove10:F3}; "
+        string line = $"median per-op ms ({Samples} samples, best of {Rounds} alternating rounds) with 10 containers: add {add10:F3}, remove {remove10:F3}; "
             + $"with 1000: add {add1000:F3}, remove {remove1000:F3}; gc of 1000 keeping all {gc1000:F1} ms";
         _output.WriteLine(line);
         Console.WriteLine("[scale] " + line);

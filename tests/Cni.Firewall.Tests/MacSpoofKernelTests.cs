@@ -186,25 +186,31 @@ public sealed class MacSpoofKernelTests : IDisposable
     [KernelFact]
     public void Add_and_remove_cost_the_same_with_a_thousand_containers()
     {
-        const int Samples = 60;
+        // Two node namespaces, one guarding 10 containers and one guarding 1,000, measured in alternating
+        // rounds so that load on the shared 2-core VM hits both alike; per state the best round's median counts.
+        const int Samples = 30, Rounds = 9;
+        using var largeNode = new ThrowawayNamespace();
+        using NftConnection largeNft = largeNode.Nft();
+        var small = _rules;
+        var large = new MacSpoofRules(largeNft);
         static byte[] Mac(int i) => [0x02, 0x00, 0x00, 0x00, (byte)(i >> 8), (byte)i];
         static Attachment Of(string prefix, int i) => new(prefix + i, "eth0");
         static string Port(string prefix, int i) => "v" + prefix + i;
 
-        (double add, double remove) Median()
+        static (double add, double remove) Median(MacSpoofRules rules)
         {
             var adds = new double[Samples];
             var removes = new double[Samples];
             for (int i = 0; i < Samples; i++)
             {
                 long start = Stopwatch.GetTimestamp();
-                _rules.Add("scale", Of("m", i), Port("m", i), Mac(5000 + i));
+                rules.Add("scale", Of("m", i), Port("m", i), Mac(5000 + i));
                 adds[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
             for (int i = 0; i < Samples; i++)
             {
                 long start = Stopwatch.GetTimestamp();
-                _rules.Remove(Of("m", i));
+                rules.Remove(Of("m", i));
                 removes[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
             Array.Sort(adds);
@@ -214,24 +220,31 @@ public sealed class MacSpoofKernelTests : IDisposable
 
         for (int i = 0; i < 10; i++)
         {
-            _rules.Add("scale", Of("c", i), Port("c", i), Mac(i));
+            small.Add("scale", Of("c", i), Port("c", i), Mac(i));
         }
-        Median(); // warm up (JIT, sets)
-        (double add10, double remove10) = Median();
-
-        for (int i = 10; i < 1000; i++)
+        for (int i = 0; i < 1000; i++)
         {
-            _rules.Add("scale", Of("c", i), Port("c", i), Mac(i));
+            large.Add("scale", Of("c", i), Port("c", i), Mac(i));
         }
-        Assert.Equal(1000, _nft.ListElements(NftFamily.Bridge, "sharpcni", MacSpoofRules.AllowedSet).Count);
-        Assert.Single(_nft.ListRules(NftFamily.Bridge, "sharpcni", MacSpoofRules.BaseChain));
-        (double add1000, double remove1000) = Median();
+        Assert.Equal(10, _nft.ListElements(NftFamily.Bridge, "sharpcni", MacSpoofRules.AllowedSet).Count);
+        Assert.Equal(1000, largeNft.ListElements(NftFamily.Bridge, "sharpcni", MacSpoofRules.AllowedSet).Count);
+        Assert.Single(largeNft.ListRules(NftFamily.Bridge, "sharpcni", MacSpoofRules.BaseChain));
+        Median(small); // warm up (JIT, sets)
+        Median(large);
+        double add10 = double.MaxValue, remove10 = double.MaxValue, add1000 = double.MaxValue, remove1000 = double.MaxValue;
+        for (int round = 0; round < Rounds; round++)
+        {
+            (double a, double r) = Median(small);
+            (add10, remove10) = (Math.Min(add10, a), Math.Min(remove10, r));
+            (a, r) = Median(large);
+            (add1000, remove1000) = (Math.Min(add1000, a), Math.Min(remove1000, r));
+        }
 
         long gcStart = Stopwatch.GetTimestamp();
-        Assert.Empty(_rules.Gc("scale", Enumerable.Range(0, 1000).Select(i => Of("c", i))));
+        Assert.Empty(large.Gc("scale", Enumerable.Range(0, 1000).Select(i => Of("c", i))));
         double gc1000 = Stopwatch.GetElapsedTime(gcStart).TotalMilliseconds;
 
-        string line = $"macspoof median per-op ms ({Samples} samples) with 10 containers: add {add10:F3}, remove {remove10:F3}; "
+        string line = $"macspoof median per-op ms ({Samples} samples, best of {Rounds} alternating rounds) with 10 containers: add {add10:F3}, remove {remove10:F3}; "
             + $"with 1000: add {add1000:F3}, remove {remove1000:F3}; gc of 1000 keeping all {gc1000:F1} ms";
         _output.WriteLine(line);
         Console.WriteLine("[scale] " + line);

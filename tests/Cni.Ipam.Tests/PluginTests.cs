@@ -132,14 +132,10 @@ public class PluginTests : IDisposable
         Assert.Equal("10.5.0.42/24", o.GetProperty("ips")[0].GetProperty("address").GetString());
     }
 
-    [Fact]
+    [SkippableFact]
     public void Reference_and_ours_alternating_on_one_store_never_share_an_address()
     {
-        if (!File.Exists(ReferencePlugin))
-        {
-            Console.WriteLine($"SKIP: {ReferencePlugin} not installed");
-            return;
-        }
+        Skip.IfNot(File.Exists(ReferencePlugin), $"{ReferencePlugin} not installed");
         string c = Config("""[{"subnet":"10.7.0.0/28"}],[{"subnet":"fd00:7::/124"}]""", version: "1.0.0");
         var seen = new Dictionary<string, string>();
         void Record(string owner, JsonElement result)
@@ -179,14 +175,10 @@ public class PluginTests : IDisposable
         Assert.Equal(12 * 2 - 4, _t.Names().Count(n => !n.StartsWith("last_") && n != "lock"));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Reference_and_ours_running_concurrently_never_share_an_address()
     {
-        if (!File.Exists(ReferencePlugin))
-        {
-            Console.WriteLine($"SKIP: {ReferencePlugin} not installed");
-            return;
-        }
+        Skip.IfNot(File.Exists(ReferencePlugin), $"{ReferencePlugin} not installed");
         string c = Config("""[{"subnet":"10.8.0.0/24"}]""", version: "1.0.0");
         const int each = 30;
         var refResults = new List<string>();

@@ -142,7 +142,7 @@ public sealed class LinkTests : NamespacePair
         Assert.Equal(0, HostRoutes.GetLink(port.Index)!.MasterIndex);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Bridge_vlan_filtering_is_set_or_reported_unsupported()
     {
         HostRoutes.AddLink(new BridgeSpec("br1"));
@@ -153,9 +153,9 @@ public sealed class LinkTests : NamespacePair
         }
         catch (LinuxException e) when (e.Errno == Errno.EOPNOTSUPP)
         {
+            // The error names what is missing; the rest of the test cannot run on this kernel: reported as skipped.
             Assert.Contains("VLAN filtering", e.Message);
-            _output.WriteLine("SKIPPED: kernel has no bridge VLAN filtering: " + e.Message);
-            return;
+            throw new SkipException("kernel has no bridge VLAN filtering: " + e.Message);
         }
         Assert.True(HostRoutes.GetLink(bridge.Index)!.Bridge!.VlanFiltering);
         HostRoutes.AddLink(new BridgeSpec("br2") { VlanFiltering = true });

@@ -16,6 +16,9 @@ public static class Golden
         actual = actual.Replace("\r\n", "\n").TrimEnd() + "\n";
         if (Environment.GetEnvironmentVariable("UPDATE_GOLDEN") == "1")
         {
+            // Rewriting makes every golden test pass; CI must compare, never rewrite.
+            Assert.False(Environment.GetEnvironmentVariable("CI") == "true",
+                "UPDATE_GOLDEN=1 is set under CI=true: golden files are only rewritten on a developer's machine");
             Directory.CreateDirectory(dir);
             File.WriteAllText(file, actual);
             return;
