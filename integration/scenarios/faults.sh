@@ -14,6 +14,9 @@
 # scenario-timeout: 3600
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/faults.sh"
+# Six cases, each ADD and DEL, with errors and with kills, for every faulted system call; FAULT_SYSCALLS or
+# FAULT_CASES narrow a run, and then it expects nothing.
+if [ -z "${FAULT_SYSCALLS:-}${FAULT_CASES:-}" ]; then expect_checks $((6 * 2 * 2 * $(wc -w <<<"$(fault_syscalls)"))); fi
 
 require_cmd strace nsenter nft jq || finish
 for p in bridge host-local portmap macvlan loopback vxlan; do

@@ -6,6 +6,7 @@
 # The tmpfs is mounted in a private mount namespace (unshare -m) that only this scenario's plugin calls see.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/faults.sh"
+expect_checks 13
 
 require_cmd unshare nsenter jq dd || finish
 for p in bridge host-local; do

@@ -6,6 +6,7 @@
 # of stdin; bytes that are not UTF-8 in names; names at and past their length limits.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/faults.sh"
+expect_checks 39
 
 require_cmd nsenter jq mkfifo head || finish
 for p in bridge host-local; do
