@@ -16,6 +16,10 @@
 #   kill_procs_under DIR           kills (by pid) leftover processes whose command line names DIR
 #   umount_under DIR               lazily unmounts every mount point below DIR (deepest first)
 #   cgroup_remove NAME             removes /sys/fs/cgroup/<controller>/NAME trees (empty cgroups only)
+#   cgroup_kill NAME               kills (by pid) every process left in /sys/fs/cgroup/<controller>/NAME trees
+#   stop_pid PID SECONDS           TERM, a bounded wait, then KILL (and reaps it when it is our child)
+#   ensure_dir_function OVL        prints a shell function, ensure_dir DIR, for a script running in a private
+#                                  mount namespace: DIR is made there only (tmpfs-backed overlays under OVL)
 
 PODMAN_TIMEOUT="${PODMAN_TIMEOUT:-120}"
 WEB_CONTENT="hello from sharpcni"
@@ -147,4 +151,45 @@ cgroup_remove() {
         [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
     done
     return 0
+}
+
+cgroup_kill() {
+    local name="$1" f pid
+    [ -n "$name" ] || return 0
+    for f in /sys/fs/cgroup/*/"$name"/cgroup.procs /sys/fs/cgroup/*/"$name"/*/cgroup.procs /sys/fs/cgroup/"$name"/*/cgroup.procs; do
+        [ -f "$f" ] || continue
+        while read -r pid; do kill -KILL "$pid" 2>/dev/null; done <"$f"
+    done
+    return 0
+}
+
+stop_pid() {
+    local pid="$1" limit="$2" i
+    [ -n "$pid" ] || return 0
+    kill "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < limit * 5; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+ensure_dir_function() {
+    local ovl="$1"
+    cat <<EOF
+# ensure_dir DIR: makes DIR exist in this mount namespace only (an overlay of its nearest existing
+# ancestor with the upper layer on a private tmpfs); the host's directories are never written.
+_ovl_n=0
+ensure_dir() {
+    local d="\$1" a
+    [ -d "\$d" ] && return 0
+    a="\$d"; while [ ! -d "\$a" ]; do a="\$(dirname "\$a")"; done
+    _ovl_n=\$((_ovl_n + 1)); mkdir -p "$ovl/ovl\$_ovl_n"; mount -t tmpfs tmpfs "$ovl/ovl\$_ovl_n"
+    mkdir "$ovl/ovl\$_ovl_n/u" "$ovl/ovl\$_ovl_n/w"
+    mount -t overlay overlay -o "lowerdir=\$a,upperdir=$ovl/ovl\$_ovl_n/u,workdir=$ovl/ovl\$_ovl_n/w" "\$a"
+    mkdir -p "\$d"
+}
+EOF
 }
