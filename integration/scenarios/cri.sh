@@ -60,7 +60,7 @@ TCP_PORT=18080 UDP_PORT=15353
 
 new_tmpdir WORK || exit 1
 CTD="$WORK/ctd" CNI_BIN="$WORK/cni-bin" CNI_CONF="$WORK/net.d" CNI_CACHE="$WORK/cni-cache" IPAM_DIR="$WORK/ipam"
-mkdir -p "$CTD/root" "$CTD/state" "$CTD/opt" "$CTD/run" "$CNI_BIN" "$CNI_CONF" "$CNI_CACHE" "$IPAM_DIR" "$WORK/logs"
+mkdir -p "$CNI_BIN" "$CNI_CONF" "$CNI_CACHE" "$IPAM_DIR" "$WORK/logs"
 SOCK="$CTD/containerd.sock"
 for p in bridge host-local portmap loopback; do cp "$CNI_BIN_DIR/$p" "$CNI_BIN/"; done
 jq --arg dir "$IPAM_DIR" '(.plugins[] | select(.ipam) | .ipam.dataDir) = $dir' "$EXAMPLE" >"$CNI_CONF/10-$(basename "$EXAMPLE")"
@@ -110,58 +110,8 @@ check "sandbox image saved as an OCI archive" pm save --format oci-archive -o "$
 podman_teardown
 
 # ---- a private containerd with the CRI plugin -----------------------------------------------------------------
-cat >"$CTD/config.toml" <<EOF
-version = 2
-root = "$CTD/root"
-state = "$CTD/state"
-disabled_plugins = ["io.containerd.internal.v1.restart", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.tracing.processor.v1.otlp"]
-
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$CTD/containerd.ttrpc.sock"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$CTD/opt"
-
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$IMAGE"
-  netns_mounts_under_state_dir = true
-  disable_apparmor = true
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        BinaryName = "/usr/sbin/runc"
-        SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/opt/cni/bin"
-    conf_dir = "/etc/cni/net.d"
-    max_conf_num = 1
-EOF
-cat >"$WORK/containerd.sh" <<EOF
-set -eu
-$(ensure_dir_function "$WORK")
-mount --bind "$CTD/run" /run
-ensure_dir /opt/cni/bin; mount --bind "$CNI_BIN" /opt/cni/bin
-ensure_dir /etc/cni/net.d; mount --bind "$CNI_CONF" /etc/cni/net.d
-ensure_dir /var/lib/cni; mount --bind "$CNI_CACHE" /var/lib/cni
-exec containerd --config "$CTD/config.toml"
-EOF
-# nsenter and unshare exec (no fork), so \$! is containerd's own PID.
-nsenter --net="$(netns_path "$NODE")" unshare -m --propagation private bash "$WORK/containerd.sh" >"$CTD/log" 2>&1 &
-CTD_PID=$!
+cri_containerd_write "$CTD" "$SOCK" "$IMAGE" "$CNI_BIN" "$CNI_CONF" "$CNI_CACHE" || exit 1
+cri_containerd_start CTD_PID "$CTD" "$NODE"
 if ! wait_until 30 cri version; then
     if kill -0 "$CTD_PID" 2>/dev/null; then
         check "containerd answers CRI Version within 30 s" false
