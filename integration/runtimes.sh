@@ -140,9 +140,10 @@ kill_procs_under() {
 umount_under() {
     local dir="$1" m
     [ -n "$dir" ] || return 0
-    awk '{print $5}' /proc/self/mountinfo | grep -F -- "$dir/" | sort -r | while read -r m; do
+    awk '{print $5}' /proc/self/mountinfo | { grep -F -- "$dir/" || true; } | sort -r | while read -r m; do
         case "$m" in "$dir"/*) umount -l "$m" 2>/dev/null ;; esac
     done
+    return 0 # also under pipefail, when nothing was mounted
 }
 
 cgroup_remove() {

@@ -88,7 +88,8 @@ public sealed class PodSpec
                 Namespace = Namespace,
                 Attempt = Attempt,
             },
-            Hostname = Hostname ?? name,
+            // kubelet leaves the hostname empty for a hostNetwork pod (runc cannot set it without a UTS namespace).
+            Hostname = Hostname ?? (HostNetwork ? "" : name),
             LogDirectory = LogDirectory ?? "",
             Linux = new LinuxPodSandboxConfig
             {
