@@ -16,6 +16,8 @@
 # To compare two of our own conflists instead (e.g. vxlan against a plain bridge): REF_BIN_DIR=<repo>/bin,
 # REF_TEMPLATE=<the other conflist>, and NODE_SETUP, a shell command run inside each fresh node
 # namespace (e.g. to give it an underlay link). LABEL_REF/LABEL_OURS name the two columns.
+# TIMES_DIR, when set, keeps every call's time: TIMES_DIR/<ref|ours>-<round>, one "op ms" line per call in call
+# order (N ADDs for containers 1..N, then N DELs for containers 1..N); bench/chain-curve.sh reads them.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TEMPLATE=${1:?usage: bench/chain.sh CONFLIST [N] [ROUNDS]}
@@ -71,6 +73,7 @@ run_side() { # SIDE BINDIR ROUND
   done
   nsenter --net="/var/run/netns/$NODE" env NETCONFPATH="$conf" CNI_PATH="$bin" CNI_CACHE_DIR="$cache" CNI_IFNAME=eth0 \
     "$CNIRUN" -tool "$CNITOOL" < "$calls" > "$WORK/$side-times-$round" || { echo "a call failed on $side" >&2; exit 1; }
+  if [ -n "${TIMES_DIR:-}" ]; then mkdir -p "$TIMES_DIR"; cp "$WORK/$side-times-$round" "$TIMES_DIR/$side-$round"; fi
   awk '$1 == "add" { print $2 }' "$WORK/$side-times-$round" >> "$WORK/$side-add"
   awk '$1 == "del" { print $2 }' "$WORK/$side-times-$round" >> "$WORK/$side-del"
   for i in $(seq "$N"); do ip netns del "cnib-c$i-$TAG"; done

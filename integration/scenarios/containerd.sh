@@ -57,18 +57,6 @@ HOST_PATHS_BEFORE="$(ls -d /opt/cni/bin /etc/cni/net.d/* /var/lib/cni 2>/dev/nul
 CTD_PID="" RUN_PID=""
 host_dir_watch /run/containerd /var/lib/cni /run/libpod /run/containers
 ctrc() { timeout 60 ctr --address "$SOCK" --namespace "$CTD_NS" "$@"; }
-stop_pid() { # pid seconds : TERM, bounded wait, KILL
-    local pid="$1" limit="$2" i
-    [ -n "$pid" ] || return 0
-    kill "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < limit * 5; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    return 0
-}
 runtime_cleanup() {
     stop_pid "$RUN_PID" 5
     if [ -n "$CTD_PID" ] && kill -0 "$CTD_PID" 2>/dev/null; then
@@ -130,17 +118,7 @@ fi
 # ---- ctr run --rm --cni in a private mount namespace --------------------------------------------------------------
 cat >"$WORK/ctr-run.sh" <<EOF
 set -eu
-# ensure_dir DIR: makes DIR exist in this mount namespace only (an overlay of its nearest existing
-# ancestor with the upper layer on a private tmpfs); the host's directories are never written.
-n=0
-ensure_dir() {
-    local d="\$1" a
-    [ -d "\$d" ] && return 0
-    a="\$d"; while [ ! -d "\$a" ]; do a="\$(dirname "\$a")"; done
-    n=\$((n + 1)); mkdir -p "$WORK/ovl\$n"; mount -t tmpfs tmpfs "$WORK/ovl\$n"; mkdir "$WORK/ovl\$n/u" "$WORK/ovl\$n/w"
-    mount -t overlay overlay -o "lowerdir=\$a,upperdir=$WORK/ovl\$n/u,workdir=$WORK/ovl\$n/w" "\$a"
-    mkdir -p "\$d"
-}
+$(ensure_dir_function "$WORK")
 ensure_dir /opt/cni/bin; mount --bind "$CNI_BIN" /opt/cni/bin
 ensure_dir /etc/cni/net.d; mount --bind "$CNI_CONF" /etc/cni/net.d
 ensure_dir /var/lib/cni; mount --bind "$CNI_CACHE" /var/lib/cni

@@ -122,6 +122,17 @@ public class BridgeOptionsTests
     }
 
     [Fact]
+    public void Containerds_kubernetes_CNI_ARGS_are_accepted()
+    {
+        const string conf = """{"cniVersion":"1.0.0","name":"n"}""";
+        const string k8s = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web;" +
+            "K8S_POD_INFRA_CONTAINER_ID=671125675488ae340080e5c09a20d4645723e68dd7a7a5c38bb474225f3ecbfd;K8S_POD_UID=uid-1";
+        Assert.Null(Options(conf, k8s).Mac);
+        Assert.Equal("02:00:00:00:00:07", Options(conf, k8s + ";MAC=02:00:00:00:00:07").Mac.ToString());
+        Assert.Equal(ErrorCode.UnsupportedField, Fails(conf, k8s.Replace("IgnoreUnknown=1;", "")).Code);
+    }
+
+    [Fact]
     public void Malformed_json_is_a_decoding_failure()
     {
         var e = Assert.Throws<CniException>(() => BridgeConfig.Parse("""{"mtu":"big"}"""u8));
