@@ -95,6 +95,38 @@ check "GC with no valid attachment removes the IFB" with_env CNI_VALID_ATTACHMEN
 check "GC removed $IFB2" link_absent "$NODE" "$IFB2"
 check "DEL after GC succeeds" with_env CNI_CONTAINERID=top1 cni_run "$NODE" del bwtop "$C2"
 
+# Differential: the same chain with the reference bandwidth ($REF_BIN_DIR) and ours gives the same result
+# (interfaces and their order, the IFB's name; MACs, veth names and addresses normalised).
+if [ -x "$REF_BIN_DIR/bandwidth" ]; then
+    new_tmpdir REFPLUGINS || exit 1
+    cp "$CNI_BIN_DIR/bridge" "$CNI_BIN_DIR/host-local" "$REFPLUGINS/" && cp "$REF_BIN_DIR/bandwidth" "$REFPLUGINS/"
+    new_netns C4 c4 || exit 1
+    write_conf 40-bwdiff.conflist "$(jq -n --arg dir "$SCENARIO_TMP/ipam4" --arg br "d$BR" '{
+      cniVersion: "1.0.0", name: "bwdiff",
+      plugins: [{type: "bridge", bridge: $br, isGateway: true,
+                 ipam: {type: "host-local", dataDir: $dir, ranges: [[{subnet: "10.99.34.0/24"}]]}},
+                {type: "bandwidth", capabilities: {bandwidth: true}}]}')"
+    norm='del(.cniVersion) | .interfaces |= map(del(.mac) | if (.name | startswith("veth")) then .name = "VETH" else . end | if .sandbox then .sandbox = "NS" else . end)
+          | .ips |= map(.address = "ADDR")'
+    DIFFCAP='{"bandwidth":{"ingressRate":4000000,"ingressBurst":400000,"egressRate":4000000,"egressBurst":400000}}'
+    if with_env TEST_CNI_PATH="$REFPLUGINS" CNI_CONTAINERID=diff1 CAP_ARGS="$DIFFCAP" cni_run "$NODE" add bwdiff "$C4" >"$SCENARIO_TMP/ref.json" 2>&1; then
+        REFTC="$(tc -n "$NODE" qdisc show | grep -E 'tbf|ingress' | sed -E 's/dev [^ ]+//; s/refcnt [0-9]+//' | sort)"
+        with_env TEST_CNI_PATH="$REFPLUGINS" CNI_CONTAINERID=diff1 CAP_ARGS="$DIFFCAP" cni_run "$NODE" del bwdiff "$C4" >/dev/null 2>&1
+        check "differential: ADD on ours" with_env CNI_CONTAINERID=diff1 CAP_ARGS="$DIFFCAP" cni_run "$NODE" add bwdiff "$C4"
+        OURS="$LAST_OUTPUT"
+        OURTC="$(tc -n "$NODE" qdisc show | grep -E 'tbf|ingress' | sed -E 's/dev [^ ]+//; s/refcnt [0-9]+//' | sort)"
+        check "differential: the result is the reference's (normalised)" \
+            test "$(jq -S "$norm" "$SCENARIO_TMP/ref.json")" = "$(printf '%s' "$OURS" | jq -S "$norm")"
+        check "differential: the qdiscs are the reference's (tbf rate/burst/limit, ingress)" test -n "$REFTC" -a "$REFTC" = "$OURTC"
+        check "differential: DEL on ours" with_env CNI_CONTAINERID=diff1 CAP_ARGS="$DIFFCAP" cni_run "$NODE" del bwdiff "$C4"
+    else
+        check "differential: ADD on the reference bandwidth" false
+        sed 's/^/    | /' "$SCENARIO_TMP/ref.json"
+    fi
+else
+    skip "differential: no reference bandwidth at $REF_BIN_DIR"
+fi
+
 # A macvlan container interface has no veth peer.
 new_netns C3 c3 || exit 1
 ip -n "$NODE" link add up0 type veth peer name up0p
