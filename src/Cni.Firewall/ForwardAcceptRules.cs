@@ -142,7 +142,7 @@ public sealed class ForwardAcceptRules
             var tx = new NftTransaction();
             IReadOnlyList<NftChain>? chains = Chains(family);
             bool Has(string name) => chains?.Any(c => c.Name == name) == true;
-            if (chains is null) tx.AddTable(new NftTable(family, Table));
+            if (chains is not { Count: > 0 }) tx.AddTable(new NftTable(family, Table)); // a dump of a missing table is empty
             if (!Has(ForwardChain))
                 tx.AddChain(new NftChain(family, Table, ForwardChain) { Base = NftBaseChain.Filter(NftHook.Forward) });
             if (!Has(PrivateChain)) tx.AddChain(new NftChain(family, Table, PrivateChain));
