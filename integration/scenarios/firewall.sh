@@ -27,7 +27,7 @@ conf() { # file name bridge subnet extra-firewall-fields [no-firewall]
                ipam: {type: "host-local", dataDir: $dir, ranges: [[{subnet: $subnet}]]}}]'
     [ -z "${6:-}" ] && plugins="$plugins + [{type: \"firewall\"} + $5]"
     write_conf "$1" "$(jq -n --arg dir "$SCENARIO_TMP/ipam" --arg br "$3" --arg subnet "$4" --arg name "$2" \
-        "{cniVersion: \"1.0.0\", name: \$name, plugins: ($plugins)}")"
+        "{cniVersion: \"1.1.0\", name: \$name, plugins: ($plugins)}")"
 }
 conf 10-fw.conflist fwnet "$BR" 10.99.41.0/24 '{}'
 conf 11-nofw.conflist nofw "n$BR" 10.99.42.0/24 '{}' no-firewall
@@ -58,17 +58,13 @@ check "the result is prevResult passed through (the bridge's interfaces and addr
 check "the container reaches the outside, replies come back" wait_until 5 netns_ping "$C1" 192.0.2.2
 check_fails "a new connection from outside to the container is not let in (only RELATED,ESTABLISHED)" netns_ping "$EXT" "$IP1"
 check "iptables -S still reads the filter table, with our rules in its format" \
-    bash -c "ip netns exec $NODE iptables -S CNI-FORWARD | grep -q -- '-d $IP1/32 .*-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT'"
+    bash -c "ip netns exec $NODE iptables -S CNI-FORWARD | grep -q -- '-d $IP1/32 -m conntrack --ctstate RELATED,ESTABLISHED .*-j ACCEPT'"
 check "FORWARD jumps to CNI-FORWARD, CNI-FORWARD to CNI-ADMIN" \
     bash -c "ip netns exec $NODE iptables -S FORWARD | grep -q -- '-j CNI-FORWARD' && ip netns exec $NODE iptables -S CNI-FORWARD | grep -q -- '-j CNI-ADMIN'"
 check "CHECK passes" cni_run "$NODE" check fwnet "$C1"
 H="$(ip netns exec "$NODE" nft -a list chain ip filter CNI-FORWARD | grep "ip saddr $IP1 " | sed -E 's/.*# handle ([0-9]+).*/\1/')"
 ip netns exec "$NODE" nft delete rule ip filter CNI-FORWARD handle "$H"
 check_fails "CHECK fails once the container's rule is gone" cni_run "$NODE" check fwnet "$C1"
-check "ADD again restores it (replaces the attachment's rules)" cni_run "$NODE" add fwnet "$C1"
-check "CHECK passes again" cni_run "$NODE" check fwnet "$C1"
-check "ADD again left one pair of rules" test "$(ip netns exec "$NODE" nft list chain ip filter CNI-FORWARD | grep -c "$IP1")" = 2
-
 check "DEL" cni_run "$NODE" del fwnet "$C1"
 check "no rule names the container after DEL" bash -c "! ip netns exec $NODE nft list ruleset | grep -q '$IP1 '"
 check_fails "after DEL the container no longer reaches the outside" netns_ping "$C1" 192.0.2.2
@@ -80,11 +76,6 @@ check "the FORWARD policy and the admin's rule are as they were" test "$(ip netn
 
 check "ADD for GC" with_env CNI_CONTAINERID=gc1 cni_run "$NODE" add fwnet "$C2"
 IP2="$(ip_of "$LAST_OUTPUT")"
-check "GC keeps a valid attachment's rules" with_env CNI_VALID_ATTACHMENTS='[{"containerID":"gc1","ifname":"eth0"}]' cni_run "$NODE" gc fwnet
-check "... its rules are there" bash -c "ip netns exec $NODE nft list chain ip filter CNI-FORWARD | grep -q '$IP2 '"
-check "GC with no valid attachment" with_env CNI_VALID_ATTACHMENTS='[]' cni_run "$NODE" gc fwnet
-check "GC removed the stale attachment's rules" bash -c "! ip netns exec $NODE nft list ruleset | grep -q '$IP2 '"
-
 check "ADD ingressPolicy same-bridge on bridge a" cni_run "$NODE" add sb1 "$C3"
 IP3="$(ip_of "$LAST_OUTPUT")"
 check "ADD ingressPolicy same-bridge on bridge b" cni_run "$NODE" add sb2 "$C4"
@@ -92,7 +83,16 @@ IP4="$(ip_of "$LAST_OUTPUT")"
 check "same-bridge: the container still reaches the outside" wait_until 5 netns_ping "$C3" 192.0.2.2
 check_fails "same-bridge: no traffic from bridge a to bridge b" netns_ping "$C3" "$IP4"
 check "same-bridge: CHECK passes" cni_run "$NODE" check sb1 "$C3"
-check "DEL both" bash -c "$(declare -f cni_run netns_path); NODE=$NODE; $(declare -p NETCONFPATH_DIR TEST_CNI_PATH CNI_CACHE_DIR_FOR_TESTS CNI_CALL_TIMEOUT CNITOOL); cni_run $NODE del sb1 $C3 && cni_run $NODE del sb2 $C4"
+check "control: a container of an open network reaches the same-bridge container" wait_until 5 netns_ping "$C2" "$IP3"
+check "DEL on bridge a" cni_run "$NODE" del sb1 "$C3"
+check "DEL on bridge b" cni_run "$NODE" del sb2 "$C4"
+
+check "GC keeps a valid attachment's rules" with_env CNI_VALID_ATTACHMENTS='[{"containerID":"gc1","ifname":"eth0"}]' cni_run "$NODE" gc fwnet
+check "... its rules are there" bash -c "ip netns exec $NODE nft list chain ip filter CNI-FORWARD | grep -q '$IP2 '"
+# The runtime lost track of gc1 (no cache entry, so cnitool's gc sends no DEL): only the plugin's GC can remove it.
+rm -f "$CNI_CACHE_DIR_FOR_TESTS"/results/fwnet-gc1-*
+check "GC with no valid attachment" with_env CNI_VALID_ATTACHMENTS='[]' cni_run "$NODE" gc fwnet
+check "GC removed the stale attachment's rules" bash -c "! ip netns exec $NODE nft list chain ip filter CNI-FORWARD | grep -q '$IP2 '"
 
 check_fails "backend firewalld is refused" cni_run "$NODE" add fwd "$C5"
 check "... with a clear message" bash -c "grep -q 'firewalld backend is not supported' <<<\"\$1\"" _ "$LAST_OUTPUT"
