@@ -97,4 +97,35 @@ check "GC removed the stale attachment's rules" bash -c "! ip netns exec $NODE n
 check_fails "backend firewalld is refused" cni_run "$NODE" add fwd "$C5"
 check "... with a clear message" bash -c "grep -q 'firewalld backend is not supported' <<<\"\$1\"" _ "$LAST_OUTPUT"
 check "a failed ADD leaves no rule for it" bash -c "! ip netns exec $NODE nft list chain ip filter CNI-FORWARD | grep -q sharpcni"
+
+# Differential: the same chain with the reference firewall ($REF_BIN_DIR) and ours: the same result, and the same
+# iptables rules for the container (ours carry one more thing, the comment that tags the attachment).
+if [ -x "$REF_BIN_DIR/firewall" ]; then
+    new_tmpdir REFPLUGINS || exit 1
+    cp "$CNI_BIN_DIR/bridge" "$CNI_BIN_DIR/host-local" "$REFPLUGINS/" && cp "$REF_BIN_DIR/firewall" "$REFPLUGINS/"
+    conf 15-diff.conflist fwdiff "x$BR" 10.99.46.0/24 '{}'
+    sed -i 's/"1.1.0"/"1.0.0"/' "$NETCONFPATH_DIR/15-diff.conflist"   # the reference 1.1.1 speaks up to 1.0.0
+    new_netns C6 c6 || exit 1
+    norm='.interfaces |= map(del(.mac) | if (.name | startswith("veth")) then .name = "VETH" else . end | if .sandbox then .sandbox = "NS" else . end) | .ips |= map(.address = "ADDR")'
+    rules_of() { # ip -> the iptables -S lines naming it, the address and our tag comment normalised
+        ip netns exec "$NODE" iptables -S | grep -F -- "$1/32" | sed -e "s#$1/32#IP#" -e 's/ -m comment --comment "sharpcni [^"]*"//' | sort
+    }
+    if with_env TEST_CNI_PATH="$REFPLUGINS" CNI_CONTAINERID=diff1 cni_run "$NODE" add fwdiff "$C6" >"$SCENARIO_TMP/ref.json" 2>&1; then
+        REFIP="$(jq -r '.ips[0].address' "$SCENARIO_TMP/ref.json" | cut -d/ -f1)"
+        REFRULES="$(rules_of "$REFIP")"
+        with_env TEST_CNI_PATH="$REFPLUGINS" CNI_CONTAINERID=diff1 cni_run "$NODE" del fwdiff "$C6" >/dev/null 2>&1
+        check "differential: ADD on ours" with_env CNI_CONTAINERID=diff1 cni_run "$NODE" add fwdiff "$C6"
+        OURS="$LAST_OUTPUT"
+        check "differential: the result is the reference's (normalised)" \
+            test "$(jq -S "$norm" "$SCENARIO_TMP/ref.json")" = "$(printf '%s' "$OURS" | jq -S "$norm")"
+        check "differential: the container's iptables rules are the reference's ($(wc -l <<<"$REFRULES") lines)" \
+            test -n "$REFRULES" -a "$REFRULES" = "$(rules_of "$(ip_of "$OURS")")"
+        check "differential: DEL on ours" with_env CNI_CONTAINERID=diff1 cni_run "$NODE" del fwdiff "$C6"
+    else
+        check "differential: ADD on the reference firewall" false
+        sed 's/^/    | /' "$SCENARIO_TMP/ref.json"
+    fi
+else
+    skip "differential: no reference firewall at $REF_BIN_DIR"
+fi
 finish
