@@ -99,6 +99,18 @@ public sealed class ForwardAcceptRulesKernelTests : IDisposable
     }
 
     [KernelFact]
+    public void An_add_again_replaces_the_attachment_s_rules()
+    {
+        var rules = new ForwardAcceptRules(_nft);
+        rules.Add("net1", A, [IPAddress.Parse("10.88.0.5")]);
+        rules.Add("net1", A, [IPAddress.Parse("10.88.0.7")]);
+        var mine = _nft.ListRules(NftFamily.IPv4, "filter", "CNI-FORWARD").Where(r => r.Comment == "sharpcni ctr1 eth0 net1").ToArray();
+        Assert.Equal(2, mine.Length);
+        Assert.All(mine, r => Assert.Contains("0x0a580007", r.ToString()));
+        Assert.Empty(rules.Check("net1", A, [IPAddress.Parse("10.88.0.7")]));
+    }
+
+    [KernelFact]
     public void Without_an_iptables_table_it_is_made_as_iptables_would_make_it()
     {
         if (!HasIptables) return;
