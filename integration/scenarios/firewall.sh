@@ -113,7 +113,8 @@ if [ -x "$REF_BIN_DIR/firewall" ]; then
     if with_env TEST_CNI_PATH="$REFPLUGINS" CNI_CONTAINERID=diff1 cni_run "$NODE" add fwdiff "$C6" >"$SCENARIO_TMP/ref.json" 2>&1; then
         REFIP="$(jq -r '.ips[0].address' "$SCENARIO_TMP/ref.json" | cut -d/ -f1)"
         REFRULES="$(rules_of "$REFIP")"
-        with_env TEST_CNI_PATH="$REFPLUGINS" CNI_CONTAINERID=diff1 cni_run "$NODE" del fwdiff "$C6" >/dev/null 2>&1
+        check "binaries swapped in place: DEL on ours after the reference's ADD" with_env CNI_CONTAINERID=diff1 cni_run "$NODE" del fwdiff "$C6"
+        check "... removes the reference's rules for the container (from prevResult)" test -z "$(rules_of "$REFIP")"
         check "differential: ADD on ours" with_env CNI_CONTAINERID=diff1 cni_run "$NODE" add fwdiff "$C6"
         OURS="$LAST_OUTPUT"
         check "differential: the result is the reference's (normalised)" \

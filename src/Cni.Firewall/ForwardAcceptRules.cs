@@ -164,13 +164,23 @@ public sealed class ForwardAcceptRules
         }
     }
 
-    /// <summary>Removes the attachment's rules (both families); returns how many. Nothing there is not an error.</summary>
-    public int Remove(Attachment attachment) => RemoveWhere((a, _) => a == attachment);
+    /// <summary>
+    /// Removes the attachment's rules (both families); returns how many. Nothing there is not an error. With the
+    /// container's addresses (from prevResult), untagged rules the reference plugin made for them go too, so a node
+    /// whose binaries were swapped in place does not keep the reference's rules of a container DEL'd by ours.
+    /// </summary>
+    public int Remove(Attachment attachment, IReadOnlyList<IPAddress>? addresses = null)
+    {
+        var untagged = new List<NftRule>();
+        foreach (IPAddress address in addresses ?? [])
+            untagged.AddRange(AddressRules(address, ""));
+        return RemoveWhere((a, _) => a == attachment, untagged);
+    }
 
     /// <summary>Removes the rules of <paramref name="network"/>'s attachments that are not in <paramref name="valid"/>.</summary>
-    public int Gc(string network, IReadOnlyCollection<Attachment> valid) => RemoveWhere((a, n) => n == network && !valid.Contains(a));
+    public int Gc(string network, IReadOnlyCollection<Attachment> valid) => RemoveWhere((a, n) => n == network && !valid.Contains(a), []);
 
-    private int RemoveWhere(Func<Attachment, string, bool> stale)
+    private int RemoveWhere(Func<Attachment, string, bool> stale, IReadOnlyList<NftRule> untagged)
     {
         int removed = 0;
         foreach (NftFamily family in new[] { NftFamily.IPv4, NftFamily.IPv6 })
@@ -178,7 +188,8 @@ public sealed class ForwardAcceptRules
             var tx = new NftTransaction();
             foreach (NftRule rule in Rules(family, PrivateChain))
             {
-                if (TryParseComment(rule.Comment, out var a, out string n) && stale(a, n))
+                bool tagged = TryParseComment(rule.Comment, out var a, out string n);
+                if ((tagged && stale(a, n)) || (!tagged && untagged.Any(u => u.Family == family && SameMatch(u, rule))))
                 {
                     tx.DeleteRule(family, Table, PrivateChain, rule.Handle);
                     removed++;

@@ -111,6 +111,23 @@ public sealed class ForwardAcceptRulesKernelTests : IDisposable
     }
 
     [KernelFact]
+    public void Remove_with_the_addresses_also_takes_the_reference_s_untagged_rules_and_nothing_else()
+    {
+        if (!HasIptables) return;
+        // What the reference's iptables backend leaves for 10.88.0.5 (and an admin's rule that must stay).
+        _node.Exec("iptables", "-N", "CNI-FORWARD");
+        _node.Exec("iptables", "-A", "CNI-FORWARD", "-d", "10.88.0.5/32", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT");
+        _node.Exec("iptables", "-A", "CNI-FORWARD", "-s", "10.88.0.5/32", "-j", "ACCEPT");
+        _node.Exec("iptables", "-A", "CNI-FORWARD", "-s", "10.88.0.9/32", "-j", "ACCEPT");
+        var rules = new ForwardAcceptRules(_nft);
+        Assert.Equal(0, rules.Remove(A));
+        Assert.Equal(2, rules.Remove(A, [IPAddress.Parse("10.88.0.5")]));
+        string s = _node.Exec("iptables", "-S", "CNI-FORWARD");
+        Assert.DoesNotContain("10.88.0.5", s);
+        Assert.Contains("-A CNI-FORWARD -s 10.88.0.9/32 -j ACCEPT", s);
+    }
+
+    [KernelFact]
     public void Without_an_iptables_table_it_is_made_as_iptables_would_make_it()
     {
         if (!HasIptables) return;

@@ -52,8 +52,17 @@ public sealed class FirewallPlugin : CniPlugin
     {
         // The reference also fails DEL on a firewalld backend or an unknown ingressPolicy; DEL here only needs the tag.
         var attachment = Cni.Spec.Attachment.Create(request.ContainerId, request.IfName);
+        List<IPAddress>? addresses = null;
+        try
+        {
+            if (request.PrevResult is { } prev) addresses = Addresses(prev);
+        }
+        catch (CniException)
+        {
+            // A prevResult that does not parse: the tagged rules are still found.
+        }
         using var firewall = _firewall();
-        firewall.Remove(attachment);
+        firewall.Remove(attachment, addresses);
     }
 
     public override void Check(CniRequest request)

@@ -10,7 +10,8 @@ namespace Cni.Plugins.FirewallMeta;
 public interface IForwardFirewall : IDisposable
 {
     void Add(string network, Attachment attachment, IReadOnlyList<IPAddress> addresses, string adminChain);
-    void Remove(Attachment attachment);
+    /// <summary>Removes the attachment's rules; <paramref name="addresses"/> (prevResult's) also the reference's untagged ones for them.</summary>
+    void Remove(Attachment attachment, IReadOnlyList<IPAddress>? addresses = null);
     IReadOnlyList<string> Check(string network, Attachment attachment, IReadOnlyList<IPAddress> addresses, string adminChain);
     void Gc(string network, IReadOnlyCollection<Attachment> valid);
     void EnsureIngressPolicy(string bridge, bool isolated, string network);
@@ -39,8 +40,8 @@ public sealed class NftForwardFirewall : IForwardFirewall
     public void Add(string network, Attachment attachment, IReadOnlyList<IPAddress> addresses, string adminChain) =>
         Run("failed to add firewall rules", () => { new ForwardAcceptRules(_nft).Add(network, attachment, addresses, adminChain); return 0; });
 
-    public void Remove(Attachment attachment) =>
-        Run("failed to remove firewall rules", () => new ForwardAcceptRules(_nft).Remove(attachment));
+    public void Remove(Attachment attachment, IReadOnlyList<IPAddress>? addresses = null) =>
+        Run("failed to remove firewall rules", () => new ForwardAcceptRules(_nft).Remove(attachment, addresses));
 
     public IReadOnlyList<string> Check(string network, Attachment attachment, IReadOnlyList<IPAddress> addresses, string adminChain) =>
         Run("failed to read firewall rules", () => new ForwardAcceptRules(_nft).Check(network, attachment, addresses, adminChain));

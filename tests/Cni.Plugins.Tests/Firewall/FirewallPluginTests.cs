@@ -24,7 +24,8 @@ public class FirewallPluginTests
 
         public void Add(string network, Attachment attachment, IReadOnlyList<IPAddress> addresses, string adminChain) =>
             Calls.Add($"add {network} {attachment.Tag} {string.Join(",", addresses)} {adminChain}");
-        public void Remove(Attachment attachment) => Calls.Add($"remove {attachment.Tag}");
+        public void Remove(Attachment attachment, IReadOnlyList<IPAddress>? addresses = null) =>
+            Calls.Add($"remove {attachment.Tag}" + (addresses is null ? "" : " " + string.Join(",", addresses)));
         public IReadOnlyList<string> Check(string network, Attachment attachment, IReadOnlyList<IPAddress> addresses, string adminChain)
         {
             Calls.Add($"check {network} {attachment.Tag} {string.Join(",", addresses)} {adminChain}");
@@ -143,7 +144,8 @@ public class FirewallPluginTests
         var node = new FakeNode();
         Assert.Equal(0, Run(node, "DEL", Config(prev: false), netns: "").Exit);
         Assert.Equal(0, Run(node, "DEL", Config(""","backend":"firewalld" """, prev: false), netns: "").Exit);
-        Assert.Equal(["remove ctr1 eth0", "remove ctr1 eth0"], node.Calls);
+        Assert.Equal(0, Run(node, "DEL", Config(), netns: "").Exit);
+        Assert.Equal(["remove ctr1 eth0", "remove ctr1 eth0", "remove ctr1 eth0 10.88.0.5,fd00:88::5"], node.Calls);
     }
 
     [Fact]
