@@ -37,7 +37,7 @@ toolchain() {
 
 test_deps() {
   build_deps
-  apt_ensure iproute2 nftables conntrack strace busybox-static golang-go jq bc iputils-ping python3 \
+  apt_ensure kmod iproute2 nftables conntrack strace busybox-static golang-go jq bc iputils-ping python3 \
     podman runc containerd uidmap \
     containernetworking-plugins golang-github-containernetworking-plugins-dev golang-github-appc-cni-dev
 }
@@ -84,8 +84,16 @@ install_plugins() {
   log "installed into $dir: $(cd cmd && echo */ | tr -d /)"
 }
 
+# The first ifb device created anywhere (the bandwidth plugin's) loads the ifb module, which by default also makes
+# ifb0 and ifb1 in the root namespace (numifbs=2). Loaded here with none, before any test looks at the root namespace;
+# a no-op when the module is loaded already or built into the kernel.
+load_ifb_module() {
+  if command -v modprobe >/dev/null 2>&1; then modprobe ifb numifbs=0 2>/dev/null || true; fi
+}
+
 run_tests() {
   test_deps
+  load_ifb_module
   build_plugins
   bash integration/cnitool/build.sh >&2
   local passed=0 failed=0 skipped=0 out rc=0

@@ -47,6 +47,10 @@ root_state() {
     nft list tables 2>/dev/null | sort
 }
 
+# The first ifb device created anywhere loads the ifb module, which by default also makes ifb0 and ifb1 in the
+# root namespace (numifbs=2): load it first with none, before the snapshot (a no-op when loaded or built in).
+if command -v modprobe >/dev/null 2>&1; then modprobe ifb numifbs=0 2>/dev/null || true; fi
+
 work="$(mktemp -d "${TMPDIR:-/tmp}/cnit-run.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 root_state >"$work/before"

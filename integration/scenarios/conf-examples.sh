@@ -118,9 +118,26 @@ for file in "$REPO_ROOT"/conf/*.conflist; do
         new_netns N "n$i" || exit 1
         new_netns C "c$i" || exit 1
         ip -n "$C" link set lo down
+        # A list with the bandwidth capability gets limits as Kubernetes passes them (CAP_ARGS).
+        cap=""
+        case "$types" in *" bandwidth "*) cap='{"bandwidth":{"ingressRate":10000000,"ingressBurst":1000000,"egressRate":10000000,"egressBurst":1000000}}' ;; esac
+        unset CAP_ARGS
+        if [ -n "$cap" ]; then export CAP_ARGS="$cap"; fi
         check "$base: ADD" in_conf "$dir" cni_run "$N" add "$NET" "$C" || continue
         res="$LAST_OUTPUT"
         check "$base: CHECK" in_conf "$dir" cni_run "$N" check "$NET" "$C"
+        ifb=""
+        if [ -n "$cap" ]; then
+            ifb="$(json_get "$res" '.interfaces[] | select(.name | startswith("bwp")) | .name')"
+            check "$base: bandwidth: the IFB ${ifb:-?} is in the result and up" link_is_up "$N" "${ifb:-none}"
+            check "$base: bandwidth: TBF (10Mbit) on the host veth and the IFB" \
+                test "$(tc -n "$N" qdisc show | grep -c 'tbf 1: .*root.*rate 10Mbit')" = 2
+        fi
+        case "$types" in *" firewall "*)
+            check "$base: firewall: the container's address is let through ip filter's FORWARD (CNI-FORWARD)" \
+                bash -c "ip netns exec $N nft list chain ip filter CNI-FORWARD | grep -q \"\$1\"" _ "$(json_get "$res" '.ips[0].address' | cut -d/ -f1)"
+            ;;
+        esac
         if [ "$types" = " loopback " ]; then
             check "$base: lo is up in the container" link_is_up "$C" lo
             check "$base: DEL" in_conf "$dir" cni_run "$N" del "$NET" "$C"
@@ -131,7 +148,17 @@ for file in "$REPO_ROOT"/conf/*.conflist; do
                 check "$base: the container reaches the gateway $gw" wait_until 5 ping_from "$C" "$gw"
             done
             del_and_release "$base" "$dir" "$N" "$C" "$IPAM"
+            if [ -n "$cap" ]; then
+                check "$base: bandwidth: no ifb and no tbf/ingress qdisc left" \
+                    bash -c "! ip -n $N -o link show type ifb | grep -q . && ! tc -n $N qdisc show | grep -Eq 'tbf|ingress'"
+            fi
+            case "$types" in *" firewall "*)
+                check "$base: firewall: no rule names the container after DEL" \
+                    bash -c "! ip netns exec $N nft list ruleset | grep -q \"\$1\"" _ "$(json_get "$res" '.ips[0].address' | cut -d/ -f1)"
+                ;;
+            esac
         fi
+        unset CAP_ARGS
         COVERED=$((COVERED + 1))
         ;;
     *)
@@ -139,6 +166,8 @@ for file in "$REPO_ROOT"/conf/*.conflist; do
         ;;
     esac
 done
+
+unset CAP_ARGS
 
 # ---- vxlan: the host examples together on one underlay ------------------------------------------------------------
 if [ "${#VXLAN_FILES[@]}" -gt 0 ]; then

@@ -194,6 +194,16 @@ public sealed record VxlanSpec : LinkSpec
     public override string Kind => "vxlan";
 }
 
+/// <summary>An intermediate functional block device (ifb): what is redirected to it leaves through its egress qdisc.</summary>
+public sealed record IfbSpec : LinkSpec
+{
+    public IfbSpec(string name) : base(name)
+    {
+    }
+
+    public override string Kind => "ifb";
+}
+
 /// <summary>Interface name rules of the kernel (dev_valid_name).</summary>
 public static class LinkName
 {

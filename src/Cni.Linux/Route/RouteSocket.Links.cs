@@ -321,9 +321,12 @@ public sealed partial class RouteSocket
             using (writer.Nest(IFLA_LINKINFO))
             {
                 writer.AttributeString(IFLA_INFO_KIND, spec.Kind);
-                using (writer.Nest(IFLA_INFO_DATA))
+                if (spec is not IfbSpec) // ifb has no kind data
                 {
-                    WriteKindData(ref writer, spec);
+                    using (writer.Nest(IFLA_INFO_DATA))
+                    {
+                        WriteKindData(ref writer, spec);
+                    }
                 }
             }
             Execute(ref writer, $"create {spec.Kind} {spec.Name}");

@@ -53,6 +53,7 @@ public abstract record NftExpression
             NftCounter.Name => NftCounter.Read(data),
             NftMasquerade.Name => NftMasquerade.Read(data),
             NftNat.Name => NftNat.Read(data),
+            NftMatch.Name => NftMatch.Read(data),
             _ => new NftUnknownExpression(name, raw),
         };
     }

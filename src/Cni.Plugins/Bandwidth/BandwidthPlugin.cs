@@ -1,0 +1,189 @@
+using System.Text;
+using Cni.Linux.Interop;
+using Cni.Linux.Netlink;
+using Cni.Linux.Route;
+using Cni.Linux.Tc;
+using Cni.Spec;
+
+namespace Cni.Plugins.Bandwidth;
+
+/// <summary>
+/// The bandwidth plugin, chained after an interface plugin that gives the container a veth (bridge, ptp): limits
+/// what reaches the container with a TBF qdisc on the host end of the veth ("ingress"), and what the container
+/// sends by redirecting the host end's received traffic (ingress qdisc, u32 match-all filter, mirred) to an IFB
+/// device whose TBF shapes it ("egress"). Names, computations and result shape as the reference plugin: the IFB
+/// is <c>bwp</c> + SHA-512(network name + container ID) cut to 15 characters and is added to the result's
+/// interfaces. Everything over rtnetlink. The IFB also carries an alias naming its network and attachment, so
+/// GC finds the IFBs of attachments that are gone.
+/// </summary>
+public sealed class BandwidthPlugin : CniPlugin
+{
+    public const string IfbPrefix = "bwp";
+    /// <summary>Start of the IFB's alias; the network name and the attachment's tag follow.</summary>
+    public const string AliasPrefix = "sharpcni bandwidth ";
+
+    public override string Name => "bandwidth";
+
+    /// <summary>As the reference: from 0.3.0 on (a chained plugin needs prevResult).</summary>
+    public override IReadOnlyList<string> SupportedVersions { get; } =
+        [CniVersion.V030, CniVersion.V031, CniVersion.V040, CniVersion.V100, CniVersion.V110];
+
+    /// <summary>The reference's IFB name for a container of a network.</summary>
+    public static string IfbName(string network, string containerId)
+    {
+        byte[] digest = Sha512.Hash(Encoding.UTF8.GetBytes(network + containerId));
+        return IfbPrefix + Convert.ToHexStringLower(digest)[..(LinkName.MaxLength - IfbPrefix.Length)];
+    }
+
+    public override Result Add(CniRequest request)
+    {
+        var bandwidth = BandwidthConfig.Parse(request.StdinData).Effective();
+        var prev = request.PrevResult;
+        if (bandwidth is null || bandwidth.IsZero)
+            return prev ?? new Result();
+        if (prev is null)
+            throw new CniException(ErrorCode.InvalidNetworkConfig, "must be called as chained plugin", "bandwidth needs the prevResult of an interface plugin (bridge, ptp)");
+        string network = request.Config.Name!;
+        Names.ValidateNetworkName(network);
+        var attachment = Cni.Spec.Attachment.Create(request.ContainerId, request.IfName);
+        double ticks = TokenBucket.TicksPerMicrosecondHere();
+        TbfParameters? ingress = bandwidth.ShapesIngress ? Parameters(bandwidth.IngressRate, bandwidth.IngressBurst, "ingress", ticks) : null;
+        TbfParameters? egress = bandwidth.ShapesEgress ? Parameters(bandwidth.EgressRate, bandwidth.EgressBurst, "egress", ticks) : null;
+
+        using var host = RouteSocket.Open();
+        Link veth = HostVeth(host, prev, request);
+        string ifbName = IfbName(network, request.ContainerId);
+
+        using var rollback = new Rollback();
+        try
+        {
+            if (ingress is { } i)
+            {
+                host.AddTbf(veth.Index, TrafficControl.TC_H_ROOT, TrafficControl.MakeHandle(1, 0), i);
+                rollback.Add("delete the TBF qdisc of " + veth.Name, () => host.DeleteQdisc(veth.Index, TrafficControl.TC_H_ROOT));
+            }
+            if (egress is { } e)
+            {
+                host.AddLink(new IfbSpec(ifbName) { Mtu = veth.Mtu });
+                Link ifb = host.GetLink(ifbName) ?? throw new CniException(ErrorCode.Internal, $"ifb device {ifbName} vanished after it was created");
+                rollback.Add("delete ifb " + ifbName, () => host.DeleteLink(ifb.Index));
+                host.SetLinkAlias(ifb.Index, AliasPrefix + network + " " + attachment.Tag);
+                host.SetLinkUp(ifb.Index);
+                host.AddIngressQdisc(veth.Index);
+                rollback.Add("delete the ingress qdisc of " + veth.Name, () => host.DeleteQdisc(veth.Index, TrafficControl.TC_H_INGRESS, TrafficControl.IngressHandle));
+                host.AddRedirectFilter(veth.Index, TrafficControl.IngressHandle, 1, TrafficControl.MakeHandle(1, 1), ifb.Index);
+                host.AddTbf(ifb.Index, TrafficControl.TC_H_ROOT, TrafficControl.MakeHandle(1, 0), e);
+                prev.AddInterface(new Interface { Name = ifbName, Mac = ifb.Address is { } mac ? HardwareAddress.FromBytes(mac.GetAddressBytes()).ToString() : null });
+            }
+        }
+        catch (NetlinkException ex) when (ex.Errno == Errno.EEXIST)
+        {
+            throw new CniException(ErrorCode.Internal, $"bandwidth: {ex.Message}",
+                $"{veth.Name} already has a qdisc of its own, or {ifbName} exists (an ADD of this container and network without DEL)");
+        }
+        catch (NetlinkException ex)
+        {
+            throw new CniException(ErrorCode.Internal, $"bandwidth: {ex.Message}", ex.ErrnoName);
+        }
+        rollback.Commit();
+        return prev;
+    }
+
+    public override void Del(CniRequest request)
+    {
+        // As the reference: only the IFB is ours to delete (the qdiscs on the host veth go with the veth).
+        // Needs neither the container's namespace nor prevResult; a config that does not validate still deletes.
+        string network = request.Config.Name ?? "";
+        using var host = RouteSocket.Open();
+        if (host.GetLink(IfbName(network, request.ContainerId)) is { Kind: "ifb" } ifb)
+            host.DeleteLink(ifb.Index);
+    }
+
+    public override void Check(CniRequest request)
+    {
+        var bandwidth = BandwidthConfig.Parse(request.StdinData).Effective();
+        var prev = request.PrevResult
+            ?? throw new CniException(ErrorCode.InvalidNetworkConfig, "must be called as a chained plugin", "bandwidth needs prevResult");
+        using var host = RouteSocket.Open();
+        Link veth = HostVeth(host, prev, request);
+        if (bandwidth is null || bandwidth.IsZero) return;
+        double ticks = TokenBucket.TicksPerMicrosecondHere();
+        var problems = new List<string>();
+        if (bandwidth.ShapesIngress)
+            CheckTbf(host, veth, Parameters(bandwidth.IngressRate, bandwidth.IngressBurst, "ingress", ticks), problems);
+        if (bandwidth.ShapesEgress)
+        {
+            string ifbName = IfbName(request.Config.Name!, request.ContainerId);
+            if (host.GetLink(ifbName) is not { } ifb)
+                throw new CniException(ErrorCode.Internal, $"get ifb device: ifb device {ifbName} not found");
+            CheckTbf(host, ifb, Parameters(bandwidth.EgressRate, bandwidth.EgressBurst, "egress", ticks), problems);
+            bool redirected = false;
+            foreach (var f in host.ListFilters(veth.Index, TrafficControl.IngressHandle))
+                redirected |= f.Kind == "u32" && f.RedirectIfIndex == ifb.Index;
+            if (!redirected) problems.Add($"{veth.Name} does not redirect its received traffic to {ifbName}");
+        }
+        if (problems.Count > 0)
+            throw new CniException(ErrorCode.Internal, problems[0], string.Join("; ", problems));
+    }
+
+    public override void Gc(CniRequest request)
+    {
+        string network = request.Config.Name ?? "";
+        var valid = new HashSet<Cni.Spec.Attachment>();
+        foreach (var a in request.ValidAttachments) valid.Add(new Cni.Spec.Attachment(a.ContainerId, a.IfName));
+        string prefix = AliasPrefix + network + " ";
+        using var host = RouteSocket.Open();
+        foreach (Link link in host.ListLinks())
+        {
+            if (link.Kind != "ifb" || link.Alias is not { } alias || !alias.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            if (Cni.Spec.Attachment.TryParseTag(alias[prefix.Length..], out var attachment) && valid.Contains(attachment)) continue;
+            host.DeleteLink(link.Index);
+        }
+    }
+
+    private static TbfParameters Parameters(ulong rate, ulong burst, string direction, double ticks)
+    {
+        if (rate < 8)
+            throw CniException.InvalidConfig($"invalid {direction}Rate {rate}: less than one byte per second");
+        return TokenBucket.For(rate, burst, ticks);
+    }
+
+    /// <summary>The reference's CHECK: the root TBF's rate, limit and buffer.</summary>
+    private static void CheckTbf(RouteSocket host, Link link, TbfParameters wanted, List<string> problems)
+    {
+        TbfParameters? found = null;
+        foreach (var q in host.ListQdiscs(link.Index))
+            if (q.Parent == TrafficControl.TC_H_ROOT && q.Tbf is { } t) found = t;
+        if (found is not { } tbf) { problems.Add($"Failed to find qdisc: no tbf on {link.Name}"); return; }
+        if (tbf.RateBytesPerSecond != wanted.RateBytesPerSecond) problems.Add($"Rate doesn't match on {link.Name}: {tbf.RateBytesPerSecond} bytes/s, want {wanted.RateBytesPerSecond}");
+        if (tbf.LimitBytes != wanted.LimitBytes) problems.Add($"Limit doesn't match on {link.Name}: {tbf.LimitBytes}, want {wanted.LimitBytes}");
+        if (tbf.BufferTicks != wanted.BufferTicks) problems.Add($"Buffer doesn't match on {link.Name}: {tbf.BufferTicks}, want {wanted.BufferTicks}");
+    }
+
+    /// <summary>
+    /// As the reference: the container interface must be a veth; its peer (by index, in this namespace) must be one
+    /// of prevResult's host-side interfaces.
+    /// </summary>
+    private static Link HostVeth(RouteSocket host, Result prev, CniRequest request)
+    {
+        if (prev.Interfaces is not { Count: > 0 })
+            throw new CniException(ErrorCode.InvalidNetworkConfig, "no interfaces provided", "prevResult lists no interfaces");
+        int peerIndex;
+        using (var netns = ContainerNamespace.Open(request.Netns))
+        using (var container = RouteSocket.OpenIn(netns))
+        {
+            Link? inside = container.GetLink(request.IfName);
+            if (inside is null || inside.Kind != "veth" || inside.ParentIndex <= 0)
+                throw new CniException(ErrorCode.InvalidNetworkConfig, $"container interface {request.IfName} has no veth peer",
+                    inside is null ? $"{request.IfName} does not exist in {request.Netns}"
+                        : $"{request.IfName} is a {inside.Kind ?? "device"} link; bandwidth shapes the host end of a veth pair (bridge, ptp plugins)");
+            peerIndex = inside.ParentIndex;
+        }
+        Link peer = host.GetLink(peerIndex)
+            ?? throw new CniException(ErrorCode.InvalidNetworkConfig, $"veth peer with index {peerIndex} is not in host ns");
+        foreach (var iface in prev.Interfaces)
+            if (string.IsNullOrEmpty(iface.Sandbox) && iface.Name == peer.Name) return peer;
+        throw new CniException(ErrorCode.InvalidNetworkConfig, "no veth peer of container interface found in host ns",
+            $"the peer of {request.IfName} is {peer.Name}, which prevResult does not list as a host interface");
+    }
+}
