@@ -404,8 +404,14 @@ link_exists() {
     fi
 }
 
-# link_absent NS IFNAME
+# link_absent NS IFNAME : the namespace can be read and has no such interface (a namespace that is gone
+# or unreadable is a failure, not an absence).
 link_absent() {
+    if [ -z "$1" ]; then
+        ip link show >/dev/null 2>&1 || return 1
+    else
+        ip -n "$1" link show >/dev/null 2>&1 || return 1
+    fi
     ! link_exists "$1" "$2"
 }
 

@@ -154,7 +154,7 @@ RUN_PID=""
 check "ctr run exited 0" test "$rc" = 0
 check "the lease for $CTR_IP is released" test ! -e "$IPAM_DIR/$NET/$CTR_IP"
 check "no lease left in the dataDir" test "$(find "$IPAM_DIR/$NET" -maxdepth 1 -name "$PREFIX.*" | wc -l)" = 0
-check "no veth left on $BRIDGE" bash -c "[ -z \"\$(ip -n '$NODE' -o link show master '$BRIDGE')\" ]"
+check_lacks "no veth left on $BRIDGE" . ip -n "$NODE" -o link show master "$BRIDGE"
 check "libcni's cache holds no attachment" test "$(find "$CNI_CACHE" -type f | wc -l)" = 0
 check "containerd has no container left" test -z "$(ctrc containers ls -q 2>&1)"
 
