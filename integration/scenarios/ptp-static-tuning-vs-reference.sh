@@ -4,7 +4,8 @@
 # IP/GATEWAY, args.cni.ips and the ips capability, in several spec versions: the printed results are equal (an
 # empty "dns" object, which the reference always prints, left out), and configs the reference refuses we refuse.
 # ptp (+ host-local) and ptp + tuning (sysctl, mtu, mac): each side's own binaries through cnitool, results of the
-# same shape with names, MACs and sandboxes normalised (tuning's MAC compared exactly).
+# same shape with names, MACs and sandboxes normalised (tuning's MAC compared exactly); CHECK passes on ours
+# (and on the reference's ptp; its tuning 1.1.1 CHECK does not substitute IFNAME).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 for p in static ptp tuning host-local; do
@@ -37,14 +38,19 @@ base='{"name":"sdiff","type":"macvlan","ipam":{"type":"static",
   "addresses":[{"address":"10.10.0.1/24","gateway":"10.10.0.254"},{"address":"3ffe:ffff:0:01ff::1/64","gateway":"3ffe:ffff:0::1"}],
   "routes":[{"dst":"0.0.0.0/0"},{"dst":"192.168.0.0/16","gw":"10.10.5.1"},{"dst":"3ffe:ffff:0:01ff::1/64"}],
   "dns":{"nameservers":["8.8.8.8"],"domain":"example.com","search":["example.com"],"options":["ndots:2"]}}}'
-for v in 1.1.0 1.0.0 0.4.0 0.3.1; do
+# (Debian's reference is 1.1.1, which predates spec 1.1.0.)
+for v in 1.0.0 0.4.0 0.3.1; do
     static_case "$v addresses, routes, dns" "$(jq -c --arg v "$v" '. + {cniVersion: $v}' <<<"$base")"
     static_case "$v CNI_ARGS IP/GATEWAY" "$(jq -c --arg v "$v" '. + {cniVersion: $v}' <<<"$base")" "IP=10.1.1.1/24,fd00::5/64;GATEWAY=10.1.1.254,10.10.0.3"
     static_case "$v args.cni.ips" "$(jq -c --arg v "$v" '. + {cniVersion: $v, args: {cni: {ips: ["10.5.0.5/16"]}}}' <<<"$base")"
     static_case "$v ips capability" "$(jq -c --arg v "$v" '. + {cniVersion: $v, runtimeConfig: {ips: ["10.6.0.6/24", "fd00:6::6/64"]}}' <<<"$base")"
 done
 static_case "0.2.0 one address" '{"cniVersion":"0.2.0","name":"s","ipam":{"type":"static","addresses":[{"address":"10.1.0.4/16","gateway":"10.1.0.1"}]}}'
-static_case "Go-cased keys" '{"CNIVersion":"1.0.0","Name":"s","IPAM":{"Type":"static","Addresses":[{"Address":"10.0.0.2/24","Gateway":"10.0.0.1"}],"Routes":[{"Dst":"0.0.0.0/0","GW":"10.0.0.1"}]},"RuntimeConfig":{"IPs":["10.0.0.9/24"]}}'
+# Go-cased keys as encoding/json matches them. ("Address" inside an address is not among them: the reference's
+# Address struct has an untagged field named Address, which an exact "Address" key selects and fails on; we read it
+# as "address".)
+static_case "Go-cased keys" '{"CNIVersion":"1.0.0","Name":"s","IPAM":{"Type":"static","Addresses":[{"address":"10.0.0.2/24","Gateway":"10.0.0.1"}],"Routes":[{"Dst":"0.0.0.0/0","GW":"10.0.0.1"}],"DNS":{"Nameservers":["10.0.0.1"]}}}'
+static_case "Go-cased capability" '{"CNIVersion":"1.0.0","Name":"s","IPAM":{"Type":"static"},"RuntimeConfig":{"IPs":["10.0.0.9/24"]},"Args":{"CNI":{"IPs":["10.0.0.8/24"]}}}'
 static_case "no addresses" '{"cniVersion":"1.0.0","name":"s","ipam":{"type":"static"}}'
 static_case "0.2.0 two addresses of one family" '{"cniVersion":"0.2.0","name":"s","ipam":{"type":"static","addresses":[{"address":"10.1.0.4/16"},{"address":"10.1.0.5/16"}]}}'
 static_case "address without prefix" '{"cniVersion":"1.0.0","name":"s","ipam":{"type":"static","addresses":[{"address":"10.1.0.4"}]}}'
@@ -84,7 +90,10 @@ for chain in ptp ptp+tuning; do
             TEST_CNI_PATH="$dir"
             check "$chain $impl ADD ($version)" cni_run "$NODE" add "$net" "$CTR"
             printf -v "RESULT_$impl" '%s' "$LAST_OUTPUT"
-            check "$chain $impl CHECK ($version)" cni_run "$NODE" check "$net" "$CTR"
+            # The reference tuning 1.1.1 does not substitute IFNAME in CHECK (fixed later): its CHECK fails on this list.
+            if [ "$impl" = OURS ] || [ "$chain" = ptp ]; then
+                check "$chain $impl CHECK ($version)" cni_run "$NODE" check "$net" "$CTR"
+            fi
             check "$chain $impl DEL ($version)" cni_run "$NODE" del "$net" "$CTR"
             delete_netns "$CTR"
         done

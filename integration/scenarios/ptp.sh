@@ -43,7 +43,7 @@ ip -n "$OUT" link set eth0 up
 
 leases() { find "$IPAM_DIR/$NET" -maxdepth 1 -type f ! -name 'last_reserved_ip*' ! -name lock 2>/dev/null | wc -l; }
 veths() { ip -n "$NODE" -o link show type veth | grep -vc 'up0@' ; }
-node_routes_to() { ip -n "$NODE" route show "$1"; ip -n "$NODE" -6 route show "$1"; }
+node_routes_to() { case "$1" in *:*) ip -n "$NODE" -6 route show "$1" ;; *) ip -n "$NODE" route show "$1" ;; esac; }
 masq_has() { ip netns exec "$NODE" nft list set inet sharpcni "$1" 2>/dev/null | grep -q "$2"; }
 
 check "ADD c1 succeeds" cni_run "$NODE" add "$NET" "$C1"
