@@ -1,134 +1,102 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using Libc = Cni.Linux.Interop.Libc;
 
 namespace Cni.Ipam;
 
-/// <summary>libc calls the disk store needs, named after the libc functions. errno becomes an exception in <see cref="ThrowForLastError"/>.</summary>
-internal static partial class Interop
+/// <summary>
+/// The libc calls the disk store needs, through the suite's libc layer (Cni.Linux's <c>Libc</c>, over Tmds.LibC):
+/// descriptors as SafeFileHandles, opened close-on-exec. errno becomes an exception in <see cref="ThrowForLastError"/>.
+/// </summary>
+internal static class Interop
 {
-    private const string Libc = "libc";
+    internal static int O_RDONLY => Libc.O_RDONLY;
+    internal static int O_WRONLY => Libc.O_WRONLY;
+    internal static int O_RDWR => Libc.O_RDWR;
+    internal static int O_CREAT => Libc.O_CREAT;
+    internal static int O_EXCL => Libc.O_EXCL;
+    internal static int O_TRUNC => Libc.O_TRUNC;
+    internal static int O_NOFOLLOW => Libc.O_NOFOLLOW;
+    internal static int O_DIRECTORY => Libc.O_DIRECTORY;
+    internal static int O_TMPFILE => Libc.O_TMPFILE;
+    internal static int AT_FDCWD => Libc.AT_FDCWD;
+    internal static int AT_SYMLINK_FOLLOW => Libc.AT_SYMLINK_FOLLOW;
+    internal static int AT_EMPTY_PATH => Libc.AT_EMPTY_PATH;
+    internal static int AT_STATX_SYNC_AS_STAT => Libc.AT_STATX_SYNC_AS_STAT;
+    internal static uint STATX_BASIC_STATS => Libc.STATX_BASIC_STATS;
 
-    internal const int O_RDONLY = 0x0;
-    internal const int O_WRONLY = 0x1;
-    internal const int O_RDWR = 0x2;
-    internal const int O_CREAT = 0x40;
-    internal const int O_EXCL = 0x80;
-    internal const int O_TRUNC = 0x200;
-    internal const int O_NOFOLLOW = 0x20000;
-    internal const int O_CLOEXEC = 0x80000;
-    internal const int O_DIRECTORY = 0x10000;
-    /// <summary>An unnamed regular file in the given directory (__O_TMPFILE | O_DIRECTORY), linked into place later.</summary>
-    internal const int O_TMPFILE = 0x410000;
+    internal const byte DT_UNKNOWN = Libc.DT_UNKNOWN;
+    internal const byte DT_DIR = Libc.DT_DIR;
+    internal const byte DT_REG = Libc.DT_REG;
 
-    internal const int AT_FDCWD = -100;
-    internal const int AT_SYMLINK_FOLLOW = 0x400;
-    internal const int AT_EMPTY_PATH = 0x1000;
+    internal const int LOCK_EX = Libc.LOCK_EX;
+    internal const int LOCK_NB = Libc.LOCK_NB;
+    internal const int LOCK_UN = Libc.LOCK_UN;
 
-    /// <summary>d_type values of struct linux_dirent64.</summary>
-    internal const byte DT_UNKNOWN = 0;
-    internal const byte DT_DIR = 4;
-    internal const byte DT_REG = 8;
+    internal static int EINTR => Libc.EINTR;
+    internal static int ENOENT => Libc.ENOENT;
+    internal static int EEXIST => Libc.EEXIST;
+    internal static int EWOULDBLOCK => Libc.EWOULDBLOCK;
+    internal static int EISDIR => Libc.EISDIR;
 
-    internal const int LOCK_EX = 2;
-    internal const int LOCK_NB = 4;
-    internal const int LOCK_UN = 8;
+    internal const int CLOCK_REALTIME_COARSE = Libc.CLOCK_REALTIME_COARSE;
+    internal const long EXT4_SUPER_MAGIC = Libc.EXT4_SUPER_MAGIC;
+    internal const long XFS_SUPER_MAGIC = Libc.XFS_SUPER_MAGIC;
+    internal const long BTRFS_SUPER_MAGIC = Libc.BTRFS_SUPER_MAGIC;
+    internal const long TMPFS_MAGIC = Libc.TMPFS_MAGIC;
 
-    internal const int EINTR = 4;
-    internal const int ENOENT = 2;
-    internal const int EEXIST = 17;
-    internal const int EWOULDBLOCK = 11;
-    internal const int EISDIR = 21;
-
-    [LibraryImport(Libc, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int open_raw(string path, int flags, int mode);
-
-    [LibraryImport(Libc, EntryPoint = "openat", SetLastError = true)]
-    private static unsafe partial int openat_raw(SafeFileHandle dirfd, byte* path, int flags, int mode);
-
-    [LibraryImport(Libc, SetLastError = true)]
-    internal static unsafe partial int unlinkat(SafeFileHandle dirfd, byte* path, int flags);
-
-    /// <summary>getdents64(2) (glibc 2.30+): raw struct linux_dirent64 records.</summary>
-    [LibraryImport(Libc, SetLastError = true)]
-    internal static unsafe partial nint getdents64(SafeFileHandle fd, byte* dirp, nint count);
+    /// <summary>open(2) into a SafeFileHandle (close-on-exec always); an invalid handle and errno on failure.</summary>
+    internal static SafeFileHandle open(string path, int flags, int mode = 0) =>
+        new(Libc.open(path, flags | Libc.O_CLOEXEC, mode), ownsHandle: true);
 
     /// <summary>openat(2) of a NUL-terminated name relative to a directory descriptor.</summary>
     internal static unsafe SafeFileHandle openat(SafeFileHandle dirfd, byte* nulTerminatedName, int flags, int mode = 0) =>
-        new(openat_raw(dirfd, nulTerminatedName, flags | O_CLOEXEC, mode), ownsHandle: true);
+        new(Libc.openat(dirfd, nulTerminatedName, flags | Libc.O_CLOEXEC, mode), ownsHandle: true);
 
-    [LibraryImport(Libc, SetLastError = true)]
-    internal static partial int flock(SafeFileHandle fd, int operation);
+    internal static unsafe int unlinkat(SafeFileHandle dirfd, byte* path, int flags) => Libc.unlinkat(dirfd, path, flags);
 
-    [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    internal static partial int link(string oldpath, string newpath);
+    internal static unsafe nint getdents64(SafeFileHandle fd, byte* dirp, nint count) => Libc.getdents64(fd, dirp, count);
 
-    [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    internal static partial int linkat(int olddirfd, string oldpath, int newdirfd, string newpath, int flags);
+    internal static int flock(SafeFileHandle fd, int operation) => Libc.flock(fd, operation);
 
-    [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    internal static partial int unlink(string path);
+    internal static int link(string oldpath, string newpath) => Libc.link(oldpath, newpath);
 
-    [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    internal static partial int mkdir(string path, int mode);
+    internal static int linkat(int olddirfd, string oldpath, int newdirfd, string newpath, int flags) =>
+        Libc.linkat(olddirfd, oldpath, newdirfd, newpath, flags);
 
-    [LibraryImport(Libc, SetLastError = true)]
-    internal static partial int ftruncate(SafeFileHandle fd, long length);
+    internal static int unlink(string path) => Libc.unlink(path);
 
-    [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    internal static partial int rename(string oldpath, string newpath);
+    internal static int mkdir(string path, int mode) => Libc.mkdir(path, mode);
 
-    [LibraryImport(Libc, SetLastError = true)]
-    internal static unsafe partial nint read(SafeFileHandle fd, byte* buf, nint count);
+    internal static int ftruncate(SafeFileHandle fd, long length) => Libc.ftruncate(fd, length);
 
-    [LibraryImport(Libc, SetLastError = true)]
-    internal static unsafe partial nint write(SafeFileHandle fd, byte* buf, nint count);
+    internal static int rename(string oldpath, string newpath) => Libc.rename(oldpath, newpath);
 
-    /// <summary>open(2) into a SafeFileHandle (close-on-exec always); an invalid handle and errno on failure.</summary>
-    internal static SafeFileHandle open(string path, int flags, int mode = 0)
+    internal static unsafe nint read(SafeFileHandle fd, byte* buf, nint count) => Libc.read(fd, buf, (nuint)count);
+
+    internal static unsafe nint write(SafeFileHandle fd, byte* buf, nint count) => Libc.write(fd, buf, (nuint)count);
+
+    /// <summary>The fields of struct statx the store compares (the layout is Tmds.LibC's).</summary>
+    internal readonly record struct StatxBuffer(ulong stx_ino, long stx_ctime_sec, uint stx_ctime_nsec, long stx_mtime_sec, uint stx_mtime_nsec);
+
+    internal static int statx(int dirfd, string path, int flags, uint mask, out StatxBuffer buf)
     {
-        int fd = open_raw(path, flags | O_CLOEXEC, mode);
-        return new SafeFileHandle(fd, ownsHandle: true);
+        int r = Libc.statx(dirfd, path, flags, mask, out var st);
+        buf = new StatxBuffer(st.stx_ino, st.stx_ctime.tv_sec, st.stx_ctime.tv_nsec, st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec);
+        return r;
     }
 
-    internal const int AT_STATX_SYNC_AS_STAT = 0;
-    internal const uint STATX_BASIC_STATS = 0x7ff;
-    internal const int CLOCK_REALTIME_COARSE = 5;
+    internal readonly record struct Timespec(long tv_sec, long tv_nsec);
 
-    /// <summary>
-    /// struct statx (fixed layout on every architecture). Only the fields the store compares are named; the rest
-    /// is padding up to the kernel's 256 bytes.
-    /// </summary>
-    [StructLayout(LayoutKind.Explicit, Size = 256)]
-    internal struct StatxBuffer
+    internal static unsafe int clock_gettime(int clockid, out Timespec tp)
     {
-        [FieldOffset(32)] public ulong stx_ino;
-        [FieldOffset(96)] public long stx_ctime_sec;
-        [FieldOffset(104)] public uint stx_ctime_nsec;
-        [FieldOffset(112)] public long stx_mtime_sec;
-        [FieldOffset(120)] public uint stx_mtime_nsec;
+        Tmds.Linux.timespec ts;
+        int r = Libc.clock_gettime(clockid, &ts);
+        tp = new Timespec(ts.tv_sec, ts.tv_nsec);
+        return r;
     }
 
-    [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    internal static partial int statx(int dirfd, string path, int flags, uint mask, out StatxBuffer buf);
-
-    [StructLayout(LayoutKind.Sequential)]
-    internal struct Timespec
-    {
-        public long tv_sec;
-        public long tv_nsec;
-    }
-
-    [LibraryImport(Libc, SetLastError = true)]
-    internal static partial int clock_gettime(int clockid, out Timespec tp);
-
-    /// <summary>statfs(2); f_type is the first word of struct statfs on every 64-bit Linux ABI, the buffer covers the rest.</summary>
-    [LibraryImport(Libc, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    internal static unsafe partial int statfs(string path, byte* buf);
-
-    internal const long EXT4_SUPER_MAGIC = 0xEF53;
-    internal const long XFS_SUPER_MAGIC = 0x58465342;
-    internal const long BTRFS_SUPER_MAGIC = 0x9123683E;
-    internal const long TMPFS_MAGIC = 0x01021994;
+    internal static unsafe int statfs(string path, byte* buf) => Libc.statfs(path, buf);
 
     internal static int LastErrno => Marshal.GetLastPInvokeError();
 

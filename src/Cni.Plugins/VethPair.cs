@@ -44,6 +44,12 @@ public sealed class VethPair
             PeerAddress = containerMac,
             PeerNamespace = containerNs,
         };
+        // Registered before the create, by name (this attachment's own, checked free above): a failure between the
+        // kernel making the pair and this call learning its index (an ACK or a lookup that fails) must not leave it.
+        rollback.Add($"delete veth {hostName}", () =>
+        {
+            if (host.GetLink(hostName) is { } made) host.DeleteLink(made.Index);
+        });
         try
         {
             host.AddLink(spec);
@@ -54,7 +60,6 @@ public sealed class VethPair
         }
         var hostLink = host.GetLink(hostName)
             ?? throw new CniException(ErrorCode.Internal, $"veth {hostName} vanished right after it was created");
-        rollback.Add($"delete veth {hostName}", () => host.DeleteLink(hostLink.Index));
 
         host.SetLinkAlias(hostLink.Index, tag.Tag);
         var containerLink = container.GetLink(tag.IfName)

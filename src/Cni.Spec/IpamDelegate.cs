@@ -22,6 +22,12 @@ public static class IpamDelegate
     public static void Status(CniRequest request) => Exec(request, "STATUS");
     public static void Gc(CniRequest request) => Exec(request, "GC");
 
+    /// <summary>
+    /// Checks, before an ADD changes anything, that the IPAM plugin the config names can be run (a bare name found on
+    /// CNI_PATH): code 7 otherwise, with nothing to undo.
+    /// </summary>
+    public static void EnsureAvailable(CniRequest request) => Find(request.Config.IpamType, request.Path);
+
     /// <summary>The executable for a plugin type, searched in CNI_PATH; code 7 when the name is not a bare name, or it is not found.</summary>
     public static string Find(string? type, IReadOnlyList<string> path)
     {

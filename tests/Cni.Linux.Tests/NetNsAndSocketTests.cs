@@ -24,6 +24,37 @@ public sealed class NetNsAndSocketTests : IDisposable
     }
 
     [Fact]
+    public void Only_network_namespace_files_open_as_one()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "netns-open-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string file = Path.Combine(dir, "regular");
+            File.WriteAllText(file, "x");
+            string fifo = Path.Combine(dir, "fifo");
+            using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo)!)
+            {
+                mkfifo.WaitForExit();
+                Assert.Equal(0, mkfifo.ExitCode);
+            }
+            foreach (string path in new[] { file, dir, fifo, "/proc/self/ns/mnt", "/proc/self/ns/uts" })
+            {
+                if (!Path.Exists(path)) continue;
+                var e = Assert.Throws<LinuxException>(() => NetNs.Open(path));
+                Assert.Equal(Errno.EINVAL, e.Errno);
+                Assert.Contains("not a", e.Message);
+            }
+            using var own = NetNs.Open("/proc/self/ns/net");
+            Assert.False(own.IsInvalid);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Named_namespace_names_are_validated()
     {
         Assert.Throws<ArgumentException>(() => NetNs.PathOfNamed("../etc"));

@@ -81,6 +81,37 @@ public sealed class BridgeKernelTests : IDisposable
     }
 
     [KernelFact]
+    public void Add_with_an_IPAM_plugin_missing_from_CNI_PATH_fails_before_changing_anything()
+    {
+        string c1 = _node.NewNamespace();
+        string linksBefore = _node.Ip(_node.Node, "-o", "link");
+        var config = _node.Config("""{"isGateway":true,"ipMasq":true,"ipam":{"type":"no-such-ipam"}}""");
+        var (exit, output) = _node.Invoke(_plugin, "ADD", config, c1);
+        Assert.Equal(1, exit);
+        Assert.Contains("failed to find plugin", output);
+        Assert.Contains("no-such-ipam", output);
+        Assert.Contains("\"code\": 7", output);
+        Assert.Equal(linksBefore, _node.Ip(_node.Node, "-o", "link"));
+        Assert.DoesNotContain(_node.Bridge, _node.Ip(_node.Node, "-o", "link"));
+        Assert.DoesNotContain("eth0", _node.Ip(c1, "link"));
+    }
+
+    [KernelFact]
+    public void A_failed_add_deletes_the_bridge_it_created_but_not_a_bridge_other_containers_use()
+    {
+        var failing = new BridgePlugin { FaultPoint = _ => throw new CniException(ErrorCode.FirstPluginCode, "forced failure") };
+        string c1 = _node.NewNamespace(), c2 = _node.NewNamespace();
+        Assert.Equal(1, _node.Invoke(failing, "ADD", _node.Config("""{"isGateway":true}"""), c1).Exit);
+        Assert.DoesNotContain(_node.Bridge, _node.Ip(_node.Node, "-o", "link"));
+
+        _node.Add(_plugin, _node.Config("""{"isGateway":true}"""), c1);
+        Assert.Equal(1, _node.Invoke(failing, "ADD", _node.Config("""{"isGateway":true}"""), c2, containerId: "ctr2").Exit);
+        Assert.Contains(_node.Bridge, _node.Ip(_node.Node, "-o", "link", "show", "type", "bridge"));
+        Assert.Equal(1, _node.Veths());
+        Assert.Equal(1, _node.Leases());
+    }
+
+    [KernelFact]
     public void Add_fails_when_the_bridge_name_is_taken_by_something_else()
     {
         string c1 = _node.NewNamespace();

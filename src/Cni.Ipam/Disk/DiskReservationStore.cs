@@ -76,8 +76,24 @@ public sealed partial class DiskReservationStore : IReservationStore, IDisposabl
             _held.Index.Changed = true;
         }
         // Like the reference, the last-reserved record is written after the reservation, in place: it is only a
-        // hint, and a torn one reads as another address or none (LastReserved), never as an error.
-        WriteInPlace(PathOf(LastReservedPrefix + rangeSetIndex), Encoding.ASCII.GetBytes(name));
+        // hint, and a torn one reads as another address or none (LastReserved), never as an error. When it cannot be
+        // written at all (a failing or full disk), the ADD fails, and takes back the reservation it just made.
+        try
+        {
+            WriteInPlace(PathOf(LastReservedPrefix + rangeSetIndex), Encoding.ASCII.GetBytes(name));
+        }
+        catch (StoreIOException)
+        {
+            try
+            {
+                ReleaseAddress(ip);
+            }
+            catch (StoreIOException)
+            {
+                // The first failure is the one to report; a DEL of this attachment releases the address later.
+            }
+            throw;
+        }
         return true;
     }
 

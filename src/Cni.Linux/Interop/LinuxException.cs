@@ -13,7 +13,7 @@ public class LinuxException : Exception
     {
     }
 
-    protected LinuxException(Errno errno, string operation, string? detail)
+    public LinuxException(Errno errno, string operation, string? detail)
     {
         Errno = errno;
         Operation = operation;

@@ -27,6 +27,9 @@ public sealed class NetNs : SafeHandle
     /// <summary>The raw descriptor (e.g. for IFLA_NET_NS_FD), valid while this handle is alive.</summary>
     public int Descriptor => (int)handle;
 
+    /// <summary>ioctl(2) on a namespace file: its type (a CLONE_NEW* flag). _IO(0xb7, 0x3), linux/nsfs.h.</summary>
+    private const uint NS_GET_NSTYPE = 0xb703;
+
     /// <summary>
     /// Opens a namespace by path. A missing path throws <see cref="NamespaceNotFoundException"/>
     /// (errno ENOENT) so DEL can tell "already gone" from real failures.
@@ -38,7 +41,8 @@ public sealed class NetNs : SafeHandle
         {
             throw new ArgumentException($"namespace path must be absolute: '{path}'", nameof(path));
         }
-        int fd = Libc.open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        // O_NONBLOCK: a FIFO given as the path must not hang the call; it is refused below like any other file.
+        int fd = Libc.open(path, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NONBLOCK | Libc.O_NOCTTY, 0);
         if (fd < 0)
         {
             var error = (Errno)Marshal.GetLastPInvokeError();
@@ -47,6 +51,15 @@ public sealed class NetNs : SafeHandle
                 throw new NamespaceNotFoundException(path);
             }
             throw new LinuxException(error, "open network namespace " + path);
+        }
+        // Only a network namespace: a regular file, a directory or another kind of namespace (a mount namespace's
+        // file, say) is refused here, with a clear message, rather than by setns or the first netlink call.
+        int type = Libc.ioctl(fd, NS_GET_NSTYPE);
+        if (type != Libc.CLONE_NEWNET)
+        {
+            Libc.close(fd);
+            throw new LinuxException(Errno.EINVAL, "open network namespace " + path,
+                type < 0 ? "not a namespace file" : "a namespace, but not a network namespace");
         }
         return new NetNs(fd, path);
     }

@@ -42,13 +42,25 @@ public sealed unsafe class NetlinkSocket : IDisposable
     /// <summary>The descriptor, for callers that need to poll or pass it on.</summary>
     public SafeFileDescriptor Handle => _fd;
 
+    /// <summary>
+    /// The protocol's name for messages. Not Enum.ToString: under NativeAOT its first use runs code that makes P/Invokes
+    /// of its own, and as an argument of <see cref="LinuxException.FromLastError"/> it ran before the errno was read,
+    /// which then said 0 (seen with injected socket and sendto failures).
+    /// </summary>
+    private static string NameOf(NetlinkProtocol protocol) => protocol switch
+    {
+        NetlinkProtocol.Route => "Route",
+        NetlinkProtocol.Netfilter => "Netfilter",
+        _ => ((int)protocol).ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
     /// <summary>Opens a socket in the calling thread's network namespace.</summary>
     public static NetlinkSocket Open(NetlinkProtocol protocol)
     {
         int fd = Libc.socket(Libc.AF_NETLINK, Libc.SOCK_RAW | Libc.SOCK_CLOEXEC, (int)protocol);
         if (fd < 0)
         {
-            throw LinuxException.FromLastError("socket AF_NETLINK " + protocol);
+            throw LinuxException.FromLastError("socket AF_NETLINK " + NameOf(protocol));
         }
         var handle = new SafeFileDescriptor(fd);
         try
@@ -249,7 +261,7 @@ public sealed unsafe class NetlinkSocket : IDisposable
                 {
                     return;
                 }
-                LinuxException failure = LinuxException.FromLastError("sendto netlink " + Protocol);
+                LinuxException failure = LinuxException.FromLastError("sendto netlink " + NameOf(Protocol));
                 if (failure.Errno != Errno.EINTR)
                 {
                     throw failure;
@@ -285,7 +297,7 @@ public sealed unsafe class NetlinkSocket : IDisposable
                     return (int)size;
                 }
             }
-            LinuxException failure = LinuxException.FromLastError("recvfrom netlink " + Protocol);
+            LinuxException failure = LinuxException.FromLastError("recvfrom netlink " + NameOf(Protocol));
             if (failure.Errno == Errno.EINTR)
             {
                 continue;

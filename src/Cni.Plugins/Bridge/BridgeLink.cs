@@ -15,7 +15,7 @@ public static class BridgeLink
     /// A bridge we create gets an explicit MAC so it keeps it as ports come and go; an existing bridge has
     /// its current MAC written back, which pins it the same way.
     /// </summary>
-    public static Link Ensure(RouteSocket host, string name, int mtu, bool promiscuous)
+    public static Link Ensure(RouteSocket host, string name, int mtu, bool promiscuous, Rollback? rollback = null)
     {
         var link = host.GetLink(name);
         if (link is null)
@@ -23,6 +23,8 @@ public static class BridgeLink
             try
             {
                 host.AddLink(new BridgeSpec(name) { Mtu = mtu > 0 ? mtu : null, Address = RandomLocalMac() });
+                // A failed ADD must not leave behind a bridge it made, unless another attachment joined it meanwhile.
+                rollback?.Add($"delete bridge {name} (created by this ADD)", () => DeleteIfUnused(host, name));
             }
             catch (NetlinkException e) when (e.Errno == Errno.EEXIST)
             {
@@ -49,6 +51,15 @@ public static class BridgeLink
         // We own the routes of this interface: no router advertisements (best effort, as the reference).
         HostSysctl.TryWrite($"net/ipv6/conf/{name}/accept_ra", "0");
         return host.GetLink(link.Index) ?? link;
+    }
+
+    /// <summary>Deletes bridge <paramref name="name"/> when no link is its port (another ADD may have joined it meanwhile).</summary>
+    internal static void DeleteIfUnused(RouteSocket host, string name)
+    {
+        if (host.GetLink(name) is not { Kind: "bridge" } bridge) return;
+        foreach (var l in host.ListLinks())
+            if (l.MasterIndex == bridge.Index) return;
+        host.DeleteLink(bridge.Index);
     }
 
     /// <summary>

@@ -46,12 +46,13 @@ public sealed partial class BridgePlugin : CniPlugin
         var o = OptionsOf(request);
         var c = o.Config;
         var tag = new Attachment(request.ContainerId, request.IfName);
+        if (o.HasIpam) IpamDelegate.EnsureAvailable(request);
         using var netns = OpenNetns(request.Netns);
         using var host = RouteSocket.Open();
         using var container = RouteSocket.OpenIn(netns);
         using var rollback = new Rollback();
 
-        var bridge = BridgeLink.Ensure(host, o.Bridge, o.Mtu, c.PromiscMode);
+        var bridge = BridgeLink.Ensure(host, o.Bridge, o.Mtu, c.PromiscMode, rollback);
         _uplink?.Ensure(host, bridge, rollback);
         var veth = VethPair.Create(host, netns, container, tag, o.Mtu, o.Mac is { } mac ? new(mac.ToBytes()) : null, rollback);
         if (c.MacSpoofCheck)

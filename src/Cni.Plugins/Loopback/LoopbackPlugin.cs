@@ -22,7 +22,12 @@ public sealed class LoopbackPlugin : CniPlugin
         using var rt = RouteSocket.OpenIn(ns);
         var lo = rt.GetLink(InterfaceName)
             ?? throw new CniException(ErrorCode.Internal, $"no {InterfaceName} interface in {request.Netns}");
-        rt.SetLinkUp(lo.Index);
+        using var rollback = new Rollback();
+        if (!lo.IsUp)
+        {
+            rt.SetLinkUp(lo.Index);
+            rollback.Add($"set {InterfaceName} down again", () => rt.SetLinkDown(lo.Index));
+        }
 
         var result = new Result();
         int iface = result.AddInterface(new Interface { Name = InterfaceName, Mac = "00:00:00:00:00:00", Sandbox = request.Netns });
@@ -31,6 +36,7 @@ public sealed class LoopbackPlugin : CniPlugin
             foreach (var a in rt.ListAddresses(lo.Index, family))
                 (result.IPs ??= []).Add(new IPConfig { Interface = iface, Address = new IPPrefix(a.Address, a.PrefixLength).ToString() });
         }
+        rollback.Commit();
         return result;
     }
 

@@ -38,6 +38,14 @@ public static class MacvlanLink
         PhysicalAddress? mac = o.Mac is { } m ? new PhysicalAddress(m.ToBytes()) : null;
         var spec = new MacvlanSpec(temp, master.Index, o.Mode) { Mtu = o.Mtu, Address = mac };
 
+        // Registered before the create, by the temporary name (removed above in both namespaces, so any link by that
+        // name is this call's): a failure between the kernel making the link and this call learning its index must
+        // not leave it, in the host or in the container.
+        rollback.Add($"delete macvlan {temp}", () =>
+        {
+            if (host is not null) DeleteMacvlanNamed(host, temp);
+            DeleteMacvlanNamed(container, temp);
+        });
         if (host is null)
         {
             Add(container, spec, master);

@@ -28,6 +28,7 @@ public sealed partial class MacvlanPlugin : CniPlugin
         var o = MacvlanOptions.From(request);
         var tag = new Attachment(request.ContainerId, request.IfName);
 
+        if (o.HasIpam) IpamDelegate.EnsureAvailable(request);
         using var netns = ContainerNamespace.Open(request.Netns);
         using var container = RouteSocket.OpenIn(netns);
         using var host = o.LinkInContainer ? null : RouteSocket.Open();

@@ -53,9 +53,9 @@ public sealed class PortmapPlugin : CniPlugin
         rollback.Add("remove port mappings", () => firewall.Remove(attachment));
         if (addresses.V4 is { } v4 && published.Any(e => e.Set == PortMappingSet.Addr4 && IPAddress.IsLoopback(e.Address!)))
             firewall.EnableRouteLocalnet(v4.Address, HostInterface(prev));
-        rollback.Commit();
-
+        // Inside the transaction: an ADD whose flush fails reports the failure and takes its mappings back.
         ForgetUdpFlows(firewall, published);
+        rollback.Commit();
         return prev;
     }
 

@@ -3,16 +3,21 @@ using Cni.Ipam;
 
 // usage: StoreHelper <networkConfigJson> <idPrefix> <count|loop>
 //   count: ADD <count> attachments <idPrefix>-<i>, print each address on its own line.
-//   loop:  ADD then DEL attachments forever (until killed), printing "ready" once started.
+//   loop:  ADD then DEL attachments forever (until killed), printing "ready" once the first ADD made the store.
 var config = IpamConfig.Parse(Encoding.UTF8.GetBytes(args[0]));
 var ipam = HostLocalIpam.OnDisk(config);
 string prefix = args[1];
 if (args[2] == "loop")
 {
-    Console.Out.WriteLine("ready");
-    Console.Out.Flush();
     for (long i = 0; ; i++)
     {
+        if (i == 1)
+        {
+            // Only now: a kill right after "ready" must find a store to check (on a loaded machine the first ADD,
+            // which creates the network's directory, can take longer than the test waits).
+            Console.Out.WriteLine("ready");
+            Console.Out.Flush();
+        }
         var req = new IpamRequest($"{prefix}-{i % 50}", "eth0");
         if (i % 3 == 2) ipam.Del(req);
         else ipam.Add(req);
