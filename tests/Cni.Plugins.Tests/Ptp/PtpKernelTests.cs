@@ -89,9 +89,12 @@ public sealed class PtpKernelTests : IDisposable
     public void Dual_stack_gives_each_family_its_point_to_point_routes()
     {
         string c1 = _node.NewNamespace();
-        string conf = Config(ranges: """[[{"subnet":"10.77.0.0/24"}],[{"subnet":"fd00:77::/64"}]]""", routes: """[{"dst":"0.0.0.0/0"},{"dst":"::/0"}]""");
+        string conf = Config("""{"dns":{"nameservers":["fd00:77::1"],"search":["svc.example"]}}""",
+            ranges: """[[{"subnet":"10.77.0.0/24"}],[{"subnet":"fd00:77::/64"}]]""", routes: """[{"dst":"0.0.0.0/0"},{"dst":"::/0"}]""");
         var result = _node.Add(_plugin, conf, c1);
         Assert.Equal(2, result["ips"]!.AsArray().Count);
+        Assert.Equal("fd00:77::1", (string?)result["dns"]!["nameservers"]![0]);
+        Assert.Equal("svc.example", (string?)result["dns"]!["search"]![0]);
 
         string routes6 = _node.Ip(c1, "-6", "route", "show");
         Assert.Contains("fd00:77::1 dev eth0", routes6);
