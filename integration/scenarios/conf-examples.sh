@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Every example in conf/*.conflist, as shipped, through cnitool on our plugins: ADD, CHECK, DEL (and DEL
-# again) in throwaway namespaces, so the examples cannot rot. The only change made to a file is moving
-# host-local's dataDir into the scenario's temp dir (and, while $CNI_BIN_DIR/portmap is missing, leaving
-# portmap out of the chain, with a printed skip). Each example gets the surroundings it names:
+# again) in throwaway namespaces, so the examples cannot rot. The only changes made to a file are moving
+# host-local's and tuning's dataDir into the scenario's temp dir (and, while $CNI_BIN_DIR/portmap is missing,
+# leaving portmap out of the chain, with a printed skip). Each example gets the surroundings it names:
 #   bridge lists      a node namespace; the container reaches every gateway of its ranges
-#   macvlan           the node's "eth0" is a veth to a LAN namespace holding the range's gateway
+#   ptp (kind)        a node namespace; the container reaches its gateway, the node reaches the container
+#   macvlan           the node's "eth0" is a veth to a LAN namespace holding the range's gateway; with static
+#                     IPAM (Multus' example) the runtime's ips and mac capabilities give the address and the
+#                     MAC (tuning), the gateway is the one of the default route
 #   vxlan host1..3    three nodes whose "eth0" carries the example's localIP on one underlay switch;
 #                     containers on different nodes reach each other across the overlay
 #   loopback          lo is up in the container
@@ -27,7 +30,7 @@ prepare() {
     local file="$1" dir="$2" t missing=() filter
     NET="$(jq -r .name "$file")"
     IPAM="$dir.ipam"
-    filter='(.plugins[] | select(.ipam) | .ipam.dataDir) = $dir'
+    filter='(.plugins[] | select(.ipam) | .ipam.dataDir) = $dir | (.plugins[] | select(.type == "tuning") | .dataDir) = $dir + "/tuning"'
     for t in $(jq -r '.plugins[].type' "$file"); do
         if [ "$t" = portmap ] && [ ! -x "$CNI_BIN_DIR/portmap" ]; then
             skip "$(basename "$file"): portmap left out of the chain: no portmap plugin at $CNI_BIN_DIR/portmap yet"
@@ -36,9 +39,9 @@ prepare() {
             missing+=("$t")
         fi
     done
-    if [ "$(jq -r '.plugins[].ipam.type // empty' "$file" | sort -u)" = host-local ] && [ ! -x "$CNI_BIN_DIR/host-local" ]; then
-        missing+=(host-local)
-    fi
+    for t in $(jq -r '.plugins[].ipam.type // empty' "$file" | sort -u); do
+        [ -x "$CNI_BIN_DIR/$t" ] || missing+=("$t")
+    done
     if [ "${#missing[@]}" -gt 0 ]; then
         skip "$(basename "$file"): plugins not built at $CNI_BIN_DIR: ${missing[*]} (run ./build.sh)"
         NOT_BUILT=$((NOT_BUILT + 1))
@@ -71,6 +74,17 @@ result_has_leases() { # result-json ipam-dir net : every address of the result i
     [ "$n" -gt 0 ]
 }
 
+# check_check LABEL command... : CHECK, which spec versions before 0.4.0 do not have (libcni refuses it there).
+check_check() {
+    local label="$1" v
+    shift
+    v="$(jq -r '.cniVersion' "$file")"
+    case "$v" in
+    0.1.* | 0.2.* | 0.3.*) echo "NOTE: $SCENARIO_NAME: $label: no CHECK (cniVersion $v has none; the plugins' own scenarios check them)" ;;
+    *) check "$label: CHECK" "$@" ;;
+    esac
+}
+
 del_and_release() { # label conf-dir node ctr ipam
     local label="$1" dir="$2" node="$3" ctr="$4" ipam="$5"
     check "$label: DEL" in_conf "$dir" cni_run "$node" del "$NET" "$ctr"
@@ -95,8 +109,18 @@ for file in "$REPO_ROOT"/conf/*.conflist; do
         prepare "$file" "$SCENARIO_TMP/ex$i" || continue
         dir="$SCENARIO_TMP/ex$i"
         master="$(jq -r '.plugins[] | select(.type == "macvlan") | .master' "$file")"
-        gw="$(jq -r '.plugins[] | select(.type == "macvlan") | .ipam.ranges[0][0].gateway' "$file")"
-        prefix="$(jq -r '.plugins[] | select(.type == "macvlan") | .ipam.ranges[0][0].subnet' "$file" | cut -d/ -f2)"
+        ipam_type="$(jq -r '.plugins[] | select(.type == "macvlan") | .ipam.type' "$file")"
+        caps=""
+        if [ "$ipam_type" = static ]; then
+            # The runtime (Multus) hands the address and the MAC through the ips and mac capabilities.
+            gw="$(jq -r '.plugins[] | select(.type == "macvlan") | .ipam.routes[] | select(.dst == "0.0.0.0/0") | .gw' "$file")"
+            prefix=24
+            static_ip="${gw%.*}.101"
+            caps="{\"ips\":[\"$static_ip/$prefix\"],\"mac\":\"c2:45:00:00:00:01\"}"
+        else
+            gw="$(jq -r '.plugins[] | select(.type == "macvlan") | .ipam.ranges[0][0].gateway' "$file")"
+            prefix="$(jq -r '.plugins[] | select(.type == "macvlan") | .ipam.ranges[0][0].subnet' "$file" | cut -d/ -f2)"
+        fi
         new_netns N "n$i" || exit 1
         new_netns L "lan$i" || exit 1
         new_netns C "c$i" || exit 1
@@ -104,12 +128,37 @@ for file in "$REPO_ROOT"/conf/*.conflist; do
         ip -n "$N" link set "$master" up
         ip -n "$L" addr add "$gw/$prefix" dev lan0
         ip -n "$L" link set lan0 up
-        check "$base: ADD (master $master)" in_conf "$dir" cni_run "$N" add "$NET" "$C" || continue
+        check "$base: ADD (master $master)" with_env CAP_ARGS="$caps" in_conf "$dir" cni_run "$N" add "$NET" "$C" || continue
         res="$LAST_OUTPUT"
-        check "$base: every address of the result is leased" result_has_leases "$res" "$NET" "$IPAM"
-        check "$base: CHECK" in_conf "$dir" cni_run "$N" check "$NET" "$C"
+        if [ "$ipam_type" = static ]; then
+            check "$base: the result has the capability's address" json_get "$res" ".ips[0].address == \"$static_ip/$prefix\""
+            check "$base: tuning gave eth0 the capability's MAC" bash -c "ip -n $C link show dev eth0 | grep -q 'link/ether c2:45:00:00:00:01'"
+        else
+            check "$base: every address of the result is leased" result_has_leases "$res" "$NET" "$IPAM"
+        fi
+        check_check "$base" with_env CAP_ARGS="$caps" in_conf "$dir" cni_run "$N" check "$NET" "$C"
         check "$base: the container reaches $gw on the LAN" wait_until 5 ping_from "$C" "$gw"
+        CAP_ARGS="$caps" del_and_release "$base" "$dir" "$N" "$C" "$IPAM"
+        check "$base: no tuning state left" test -z "$(find "$IPAM/tuning" -type f 2>/dev/null)"
+        COVERED=$((COVERED + 1))
+        ;;
+    *" ptp "*)
+        prepare "$file" "$SCENARIO_TMP/ex$i" || continue
+        dir="$SCENARIO_TMP/ex$i"
+        new_netns N "n$i" || exit 1
+        new_netns C "c$i" || exit 1
+        check "$base: ADD" in_conf "$dir" cni_run "$N" add "$NET" "$C" || continue
+        res="$LAST_OUTPUT"
+        check_check "$base" in_conf "$dir" cni_run "$N" check "$NET" "$C"
+        check "$base: every address of the result is leased" result_has_leases "$res" "$NET" "$IPAM"
+        for gw in $(json_get "$res" '.ips[].gateway'); do
+            check "$base: the container reaches its gateway $gw" wait_until 5 ping_from "$C" "$gw"
+        done
+        for a in $(json_get "$res" '.ips[].address' | cut -d/ -f1); do
+            check "$base: the node reaches the container at $a" ping_from "$N" "$a"
+        done
         del_and_release "$base" "$dir" "$N" "$C" "$IPAM"
+        check "$base: no veth left on the node" test "$(ip -n "$N" -o link show type veth | wc -l)" -eq 0
         COVERED=$((COVERED + 1))
         ;;
     *" bridge "* | " loopback ")

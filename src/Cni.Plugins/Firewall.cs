@@ -61,6 +61,19 @@ public static class Firewall
             if (problems.Count > 0)
                 throw new CniException(ErrorCode.Internal, "masquerade rules are missing or changed", string.Join("; ", problems));
         }
+
+        public void Gc(string network, IReadOnlyCollection<Attachment> valid)
+        {
+            try
+            {
+                var nft = NftConnection.ForCall();
+                new MasqueradeRules(nft).Gc(network, valid);
+            }
+            catch (Exception e) when (e is LinuxException)
+            {
+                throw Failed("failed to collect masquerade rules", e);
+            }
+        }
     }
 
     private sealed class NftInternalNetwork : IInternalNetwork

@@ -17,6 +17,9 @@ public interface IMasquerade
 
     /// <summary>Throws a <see cref="CniException"/> when the attachment's rules are missing or differ.</summary>
     void Check(Attachment tag, IReadOnlyList<IPPrefix> addresses);
+
+    /// <summary>Removes the masquerade state of the network's attachments that are not in <paramref name="valid"/> (CNI GC).</summary>
+    void Gc(string network, IReadOnlyCollection<Attachment> valid);
 }
 
 /// <summary>Forwarding rules for an internal (Docker <c>--internal</c>) bridge: nothing leaves or enters it through other interfaces.</summary>

@@ -1,4 +1,5 @@
 using Cni.Plugins.HostLocal;
+using Cni.Plugins.Static;
 using Cni.Spec;
 
 namespace Cni.Plugins;
@@ -10,7 +11,13 @@ namespace Cni.Plugins;
 /// </summary>
 public static class InProcessIpam
 {
-    public static CniPlugin? ForType(string type) => type == "host-local" ? new HostLocalPlugin() : null;
+    public static CniPlugin? ForType(string type) => type switch
+    {
+        "host-local" => new HostLocalPlugin(),
+        // Pure computation, no state: in-process it gives the same answer without a process start.
+        "static" => new StaticPlugin(),
+        _ => null,
+    };
 
     /// <summary>Main for a plugin that delegates to IPAM.</summary>
     public static int Main(CniPlugin plugin)

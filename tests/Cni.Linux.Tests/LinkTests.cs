@@ -43,6 +43,38 @@ public sealed class LinkTests : NamespacePair
     }
 
     [Fact]
+    public void Txqueuelen_and_allmulticast_are_read_and_set()
+    {
+        HostRoutes.AddLink(new VethSpec("veth-q0", "veth-q1"));
+        Link link = HostRoutes.GetLink("veth-q0")!;
+        Assert.Equal(1000, link.TxQueueLength);
+        Assert.Equal(0u, link.Flags & RouteSocket.IFF_ALLMULTI);
+
+        HostRoutes.SetLinkTxQueueLength(link.Index, 321);
+        HostRoutes.SetLinkAllMulticast(link.Index, true);
+        link = HostRoutes.GetLink(link.Index)!;
+        Assert.Equal(321, link.TxQueueLength);
+        Assert.NotEqual(0u, link.Flags & RouteSocket.IFF_ALLMULTI);
+        Assert.Contains("qlen 321", HostNs.Exec("ip", "link", "show", "veth-q0"));
+
+        HostRoutes.SetLinkAllMulticast(link.Index, false);
+        Assert.Equal(0u, HostRoutes.GetLink(link.Index)!.Flags & RouteSocket.IFF_ALLMULTI);
+    }
+
+    [Fact]
+    public void An_address_added_without_its_prefix_route_leaves_the_subnet_unrouted()
+    {
+        HostRoutes.AddLink(new VethSpec("veth-p0", "veth-p1"));
+        int index = HostRoutes.GetLink("veth-p0")!.Index;
+        HostRoutes.SetLinkUp(index);
+        HostRoutes.AddAddress(index, IPAddress.Parse("10.123.0.5"), 24, RouteSocket.BroadcastOf(IPAddress.Parse("10.123.0.5"), 24), noPrefixRoute: true);
+        HostRoutes.AddAddress(index, IPAddress.Parse("fd00:123::5"), 64, noDad: true, noPrefixRoute: true);
+        Assert.Contains("noprefixroute", HostNs.Exec("ip", "addr", "show", "veth-p0"));
+        Assert.DoesNotContain("10.123.0.0/24", HostNs.Exec("ip", "route", "show"));
+        Assert.DoesNotContain("fd00:123::/64", HostNs.Exec("ip", "-6", "route", "show"));
+    }
+
+    [Fact]
     public void Missing_links_read_as_null_and_delete_as_false()
     {
         Assert.Null(HostRoutes.GetLink("nope0"));

@@ -41,6 +41,8 @@ public sealed record Link
 
     /// <summary>IFLA_PROMISCUITY: promiscuous-mode reference count.</summary>
     public int Promiscuity { get; init; }
+    /// <summary>IFLA_TXQLEN: the transmit queue length.</summary>
+    public int TxQueueLength { get; init; }
 
     /// <summary>IFLA_INFO_SLAVE_KIND: kind of the master this link is a port of ("bridge").</summary>
     public string? PortKind { get; init; }

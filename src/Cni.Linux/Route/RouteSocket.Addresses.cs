@@ -17,18 +17,21 @@ public sealed partial class RouteSocket
 
     public const uint IFA_F_NODAD = 0x02;
     public const uint IFA_F_PERMANENT = 0x80;
+    /// <summary>No prefix route for the address's subnet (only in IFA_FLAGS: it does not fit the header's 8 bits).</summary>
+    public const uint IFA_F_NOPREFIXROUTE = 0x200;
 
     /// <summary>
     /// Adds <paramref name="address"/>/<paramref name="prefixLength"/> to a link. For IPv4 pass
     /// <paramref name="broadcast"/> (see <see cref="BroadcastOf"/>); for IPv6 <paramref name="noDad"/>
-    /// skips duplicate address detection. Fails with EEXIST if the address is already there.
+    /// skips duplicate address detection. <paramref name="noPrefixRoute"/> keeps the kernel from adding the
+    /// subnet's route through the link (IFA_F_NOPREFIXROUTE). Fails with EEXIST if the address is already there.
     /// </summary>
-    public void AddAddress(int index, IPAddress address, int prefixLength, IPAddress? broadcast = null, bool noDad = false)
+    public void AddAddress(int index, IPAddress address, int prefixLength, IPAddress? broadcast = null, bool noDad = false, bool noPrefixRoute = false)
     {
         var writer = new NetlinkWriter();
         try
         {
-            WriteAddress(ref writer, RTM_NEWADDR, Create, index, address, prefixLength, broadcast, noDad);
+            WriteAddress(ref writer, RTM_NEWADDR, Create, index, address, prefixLength, broadcast, noDad, noPrefixRoute);
             Execute(ref writer, $"add address {address}/{prefixLength} on link #{index}");
         }
         finally
@@ -43,7 +46,7 @@ public sealed partial class RouteSocket
         var writer = new NetlinkWriter();
         try
         {
-            WriteAddress(ref writer, RTM_DELADDR, Change, index, address, prefixLength, null, false);
+            WriteAddress(ref writer, RTM_DELADDR, Change, index, address, prefixLength, null, false, false);
             return ExecuteUnlessMissing(ref writer, $"delete address {address}/{prefixLength} on link #{index}", Errno.EADDRNOTAVAIL, Errno.ENODEV);
         }
         finally
@@ -127,7 +130,7 @@ public sealed partial class RouteSocket
     }
 
     private static void WriteAddress(ref NetlinkWriter writer, ushort type, ushort flags, int index, IPAddress address,
-        int prefixLength, IPAddress? broadcast, bool noDad)
+        int prefixLength, IPAddress? broadcast, bool noDad, bool noPrefixRoute)
     {
         ArgumentNullException.ThrowIfNull(address);
         int max = address.AddressFamily == AddressFamily.InterNetworkV6 ? 128 : 32;
@@ -135,13 +138,13 @@ public sealed partial class RouteSocket
         {
             throw new ArgumentOutOfRangeException(nameof(prefixLength), $"prefix length must be 0-{max}");
         }
-        uint addressFlags = noDad ? IFA_F_NODAD : 0;
+        uint addressFlags = (noDad ? IFA_F_NODAD : 0) | (noPrefixRoute ? IFA_F_NOPREFIXROUTE : 0);
         writer.BeginMessage(type, flags);
         writer.WriteHeader(new IfAddrMsg
         {
             Family = (byte)NetlinkWriter.FamilyOf(address),
             PrefixLength = (byte)prefixLength,
-            Flags = (byte)addressFlags,
+            Flags = (byte)(addressFlags & 0xFF),
             Index = index,
         });
         writer.AttributeAddress(IFA_LOCAL, address);

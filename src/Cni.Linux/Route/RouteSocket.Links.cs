@@ -12,6 +12,7 @@ public sealed partial class RouteSocket
     // Interface flags (linux/if.h).
     public const uint IFF_UP = 0x1;
     public const uint IFF_PROMISC = 0x100;
+    public const uint IFF_ALLMULTI = 0x200;
 
     // Link attributes (enum IFLA_*, linux/if_link.h).
     internal const ushort IFLA_ADDRESS = 1;
@@ -20,6 +21,7 @@ public sealed partial class RouteSocket
     internal const ushort IFLA_LINK = 5;
     internal const ushort IFLA_MASTER = 10;
     internal const ushort IFLA_PROTINFO = 12;
+    internal const ushort IFLA_TXQLEN = 13;
     internal const ushort IFLA_OPERSTATE = 16;
     internal const ushort IFLA_LINKINFO = 18;
     internal const ushort IFLA_IFALIAS = 20;
@@ -154,7 +156,7 @@ public sealed partial class RouteSocket
         IfInfoMsg header = message.ReadHeader<IfInfoMsg>();
         string name = "";
         string? kind = null, portKind = null, alias = null;
-        int mtu = 0, master = 0, parent = 0, promiscuity = 0;
+        int mtu = 0, master = 0, parent = 0, promiscuity = 0, txQueueLength = 0;
         int? parentNetNsId = null;
         byte operState = 0;
         PhysicalAddress? address = null;
@@ -175,6 +177,7 @@ public sealed partial class RouteSocket
                 case IFLA_LINK_NETNSID: parentNetNsId = attribute.S32; break;
                 case IFLA_IFALIAS: alias = attribute.String; break;
                 case IFLA_PROMISCUITY: promiscuity = attribute.S32; break;
+                case IFLA_TXQLEN: txQueueLength = attribute.S32; break;
                 case IFLA_OPERSTATE: operState = attribute.U8; break;
                 case IFLA_LINKINFO:
                     ParseLinkInfo(attribute.Nested, ref kind, ref portKind, ref macvlanMode, ref vxlan, ref bridge, ref bridgePort);
@@ -196,6 +199,7 @@ public sealed partial class RouteSocket
             ParentNetNsId = parentNetNsId,
             Alias = alias,
             Promiscuity = promiscuity,
+            TxQueueLength = txQueueLength,
             PortKind = portKind,
             MacvlanMode = macvlanMode,
             Vxlan = vxlan,
@@ -449,6 +453,24 @@ public sealed partial class RouteSocket
 
     /// <summary>Turns promiscuous mode on or off (IFF_PROMISC adjusts the promiscuity count).</summary>
     public void SetLinkPromiscuous(int index, bool on) => SetFlags(index, on ? IFF_PROMISC : 0, IFF_PROMISC, "set promiscuous");
+
+    /// <summary>Turns all-multicast mode on or off (IFF_ALLMULTI adjusts the allmulti count).</summary>
+    public void SetLinkAllMulticast(int index, bool on) => SetFlags(index, on ? IFF_ALLMULTI : 0, IFF_ALLMULTI, "set allmulticast");
+
+    /// <summary>Sets the transmit queue length (IFLA_TXQLEN).</summary>
+    public void SetLinkTxQueueLength(int index, int length)
+    {
+        var writer = BeginSetLink(index);
+        try
+        {
+            writer.AttributeU32(IFLA_TXQLEN, (uint)length);
+            Execute(ref writer, $"set txqueuelen {length} on link #{index}");
+        }
+        finally
+        {
+            writer.Dispose();
+        }
+    }
 
     public void SetLinkMtu(int index, int mtu)
     {

@@ -58,7 +58,8 @@ public static class GatewayAddresses
 
     private static bool IsLinkLocal(LinkAddress a) => a.Address.IsIPv6LinkLocal || a.Scope == RouteScope.Link;
 
-    private static void EnableForwarding(string key)
+    /// <summary>Turns a forwarding sysctl on in the calling thread's namespace (read first: most calls find it on).</summary>
+    internal static void EnableForwarding(string key)
     {
         try
         {

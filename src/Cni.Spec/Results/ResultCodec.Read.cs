@@ -100,10 +100,17 @@ public static partial class ResultCodec
         return rt;
     }
 
+    /// <summary>
+    /// A list of route objects as a result or an IPAM config writes them (dst, gw, mtu, advmss, priority, table,
+    /// scope), or null for JSON null; a null item stays null. Values are not validated.
+    /// </summary>
+    public static List<Route?>? ReadRoutes(JsonElement e, string path) =>
+        JsonRead.List(e, path, static (item, at) => JsonRead.Object(item, at) is { } obj ? ReadRoute(obj, at) : null);
+
     private static readonly JsonFields DnsFields = new("nameservers", "domain", "search", "options");
 
     /// <summary>The <c>dns</c> object of a result or a config, or null for JSON null.</summary>
-    internal static Dns? ReadDns(JsonElement e, string path)
+    public static Dns? ReadDns(JsonElement e, string path)
     {
         if (JsonRead.Object(e, path) is not { } obj) return null;
         var dns = new Dns();

@@ -1,0 +1,1 @@
+return Cni.Plugins.InProcessIpam.Main(new Cni.Plugins.Ptp.PtpPlugin());
