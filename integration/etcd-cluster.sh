@@ -114,9 +114,9 @@ etcd_member_start() {
 etcd_member_kill() {
     local i="$1" sig="${2:-KILL}" pid n
     pid=$(cat "$ETCD_DIR/member-$i.pid" 2>/dev/null) || return 0
-    kill -"$sig" "$pid" 2>/dev/null
+    kill -"$sig" "$pid" 2>/dev/null || true
     for ((n = 0; n < 100; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    wait "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
     rm -f "$ETCD_DIR/member-$i.pid"
 }
 

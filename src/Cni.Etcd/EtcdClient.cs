@@ -37,8 +37,18 @@ public sealed class EtcdClient : IDisposable
         if (options.CaFile is not null)
         {
             _ca = LoadCa(options.CaFile);
-            ssl.RemoteCertificateValidationCallback = ValidateServer;
+            // The configured CA is the only root: SslStream builds the server's chain with this policy and never
+            // opens the system trust store (/etc/ssl/certs, ~150 files parsed on every process start otherwise).
+            var policy = new X509ChainPolicy
+            {
+                TrustMode = X509ChainTrustMode.CustomRootTrust,
+                RevocationMode = X509RevocationMode.NoCheck,
+                DisableCertificateDownloads = true,
+            };
+            policy.CustomTrustStore.Add(_ca);
+            ssl.CertificateChainPolicy = policy;
         }
+        if (options.CaFile is not null) TrustStore.Narrow(options.CaFile);
         if (options.CertFile is not null || options.KeyFile is not null)
         {
             if (options.CertFile is null || options.KeyFile is null)
@@ -380,20 +390,6 @@ public sealed class EtcdClient : IDisposable
             // The message names the files, never their content.
             throw new EtcdSecurityException($"cannot load the client certificate {certFile} with key {keyFile}: {e.GetType().Name}");
         }
-    }
-
-    /// <summary>The server certificate must chain to the configured CA (and only to it) and name the endpoint.</summary>
-    private bool ValidateServer(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
-    {
-        if (certificate is null || _ca is null) return false;
-        if ((errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0) return false;
-        using var custom = new X509Chain();
-        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        custom.ChainPolicy.CustomTrustStore.Add(_ca);
-        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        if (chain is not null)
-            foreach (var element in chain.ChainElements) custom.ChainPolicy.ExtraStore.Add(element.Certificate);
-        return custom.Build(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
     }
 
     // ---------------------------------------------------------- JSON shapes

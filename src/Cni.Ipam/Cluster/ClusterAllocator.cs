@@ -68,7 +68,6 @@ public sealed class ClusterAllocator
             var writes = new List<StoreWrite>();
             var addresses = new List<(AddressPrefix Address, AddressPrefix Block)>();
             var newBlocks = new List<BlockRecord>();
-            bool retry = false;
             foreach (var pool in _config.Pools)
             {
                 var picked = AllocateInHeldBlocks(state, pool, handle);
@@ -87,8 +86,7 @@ public sealed class ClusterAllocator
                 }
                 addresses.Add(picked.Value);
             }
-            if (retry) continue;
-            AddChangedBlocks(state, expectations, writes, keepNonEmpty: true);
+            AddChangedBlocks(state, expectations, writes);
             writes.Add(new StoreWrite(attachmentKey, new AttachmentRecord(containerId, ifName, addresses).Encode()));
             if (_store.Commit(expectations, writes))
                 return ToAllocation(new AttachmentRecord(containerId, ifName, addresses));
@@ -186,7 +184,7 @@ public sealed class ClusterAllocator
             // Every entry of this attachment in the node's blocks (the record names them; a sweep costs nothing more).
             for (int i = 0; i < state.Blocks.Count; i++)
                 if (Release(state.Blocks[i].Block, handle)) state.Changed.Add(i);
-            AddChangedBlocks(state, expectations, writes, keepNonEmpty: false);
+            AddChangedBlocks(state, expectations, writes);
             if (writes.Count == 0) return;
             if (_store.Commit(expectations, writes)) return;
             Backoff(attempt);
@@ -211,7 +209,7 @@ public sealed class ClusterAllocator
     /// Adds the changed blocks to the commit, at the revisions they were read, plus the release of this node's blocks
     /// that have been empty longer than the grace period (block and claim deleted together).
     /// </summary>
-    private void AddChangedBlocks(NodeState state, List<Expect> expectations, List<StoreWrite> writes, bool keepNonEmpty)
+    private void AddChangedBlocks(NodeState state, List<Expect> expectations, List<StoreWrite> writes)
     {
         long now = _clock().ToUnixTimeSeconds();
         for (int i = 0; i < state.Blocks.Count; i++)
@@ -230,7 +228,6 @@ public sealed class ClusterAllocator
                 writes.Add(new StoreWrite(stored.Key, block.Encode()));
             }
         }
-        _ = keepNonEmpty;
     }
 
     // ---------------------------------------------------------------- CHECK
@@ -297,7 +294,7 @@ public sealed class ClusterAllocator
                     state.Changed.Add(i);
                 }
             }
-            AddChangedBlocks(state, expectations, writes, keepNonEmpty: false);
+            AddChangedBlocks(state, expectations, writes);
             if (writes.Count == 0) return released;
             if (_store.Commit(expectations, writes))
             {

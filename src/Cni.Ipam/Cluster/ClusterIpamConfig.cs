@@ -158,7 +158,10 @@ public sealed class ClusterIpamConfig
                     {
                         if (!Uri.TryCreate(s, UriKind.Absolute, out var u) || u.Scheme is not ("https" or "http") || u.AbsolutePath != "/" ||
                             !string.IsNullOrEmpty(u.UserInfo) || !string.IsNullOrEmpty(u.Query))
-                            throw new IpamConfigException($"cluster-ipam: etcd endpoint '{s}' is not an http(s)://host:port URL");
+                            // An endpoint with user information is not echoed: it may carry a password.
+                            throw new IpamConfigException(u is not null && !string.IsNullOrEmpty(u.UserInfo)
+                                ? $"cluster-ipam: etcd endpoint {endpoints.Count + 1} carries user information; it is not an http(s)://host:port URL (use username and passwordFile)"
+                                : $"cluster-ipam: etcd endpoint '{s}' is not an http(s)://host:port URL");
                         endpoints.Add(u);
                     }
                     break;
