@@ -18,7 +18,8 @@
 #
 # After start: ETCD_DIR, ETCD_ENDPOINTS (comma separated https URLs), ETCD_ENDPOINTS_JSON (a JSON list),
 # ETCD_CA, ETCD_CERT, ETCD_KEY (client), ETCD_ROGUE_CA, ETCD_ROGUE_CERT, ETCD_ROGUE_KEY (not trusted by etcd),
-# ETCD_SWITCH (switch namespace), ETCD_MEMBER_NS=(3 member namespaces).
+# ETCD_NOCN_CERT, ETCD_NOCN_KEY (client certificate without a CommonName: what etcd's JSON gateway accepts once
+# authentication is on), ETCD_SWITCH (switch namespace), ETCD_MEMBER_NS=(3 member namespaces).
 
 ETCD_SUBNET_PREFIX="${ETCD_SUBNET_PREFIX:-10.79.0}"
 
@@ -51,6 +52,12 @@ _etcd_certs() {
         done
         _sign client ca "sharpcni-client" "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature"
         _sign rogue-client rogue-ca "sharpcni-client" "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature"
+        # Without a CommonName: etcd's JSON gateway refuses certificates with a CN once authentication is on.
+        _key client-nocn.key
+        openssl req -new -key client-nocn.key -subj "/O=sharpcni" -out client-nocn.csr 2>/dev/null
+        printf 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n' >client-nocn.ext
+        openssl x509 -req -in client-nocn.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile client-nocn.ext -out client-nocn.crt 2>/dev/null
+        rm -f client-nocn.csr client-nocn.ext
         chmod 600 ./*.key
     )
 }
@@ -68,6 +75,7 @@ _etcd_set_vars() {
     ETCD_ENDPOINTS="$eps"
     ETCD_ENDPOINTS_JSON="[$json]"
     ETCD_CA="$d/pki/ca.crt"; ETCD_CERT="$d/pki/client.crt"; ETCD_KEY="$d/pki/client.key"
+    ETCD_NOCN_CERT="$d/pki/client-nocn.crt"; ETCD_NOCN_KEY="$d/pki/client-nocn.key"
     ETCD_ROGUE_CA="$d/pki/rogue-ca.crt"; ETCD_ROGUE_CERT="$d/pki/rogue-client.crt"; ETCD_ROGUE_KEY="$d/pki/rogue-client.key"
 }
 
@@ -106,8 +114,11 @@ etcd_member_start() {
         --snapshot-count 10000 --quota-backend-bytes $((256 * 1024 * 1024)) \
         --logger zap --log-outputs "$ETCD_DIR/member$i/etcd.log" --log-level warn \
         </dev/null >>"$ETCD_DIR/member$i/stdout.log" 2>&1 &
-    echo $! >"$ETCD_DIR/member-$i.pid"
-    if declare -F new_netns >/dev/null; then _cnit_pids+=("$!"); fi
+    local pid=$!
+    echo "$pid" >"$ETCD_DIR/member-$i.pid"
+    if declare -F new_netns >/dev/null; then _cnit_pids+=("$pid"); fi
+    # Out of the job table: a later "wait" does not wait for it and its kill prints no job notice (bash still reaps it).
+    disown "$pid" 2>/dev/null || true
 }
 
 # etcd_member_kill N [SIGNAL] : stops member N by its PID (SIGKILL by default) and waits for it to go.
@@ -116,7 +127,6 @@ etcd_member_kill() {
     pid=$(cat "$ETCD_DIR/member-$i.pid" 2>/dev/null) || return 0
     kill -"$sig" "$pid" 2>/dev/null || true
     for ((n = 0; n < 100; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    wait "$pid" 2>/dev/null || true
     rm -f "$ETCD_DIR/member-$i.pid"
 }
 
@@ -134,6 +144,13 @@ etcd_ctl() {
     [ -n "$ns" ] || { _etcd_log "no member running"; return 1; }
     ip netns exec "$ns" env ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" \
         --cacert "$ETCD_CA" --cert "$ETCD_CERT" --key "$ETCD_KEY" --command-timeout 5s "$@"
+}
+
+# etcd_count PREFIX : how many keys start with PREFIX.
+etcd_count() {
+    local out
+    out=$(etcd_ctl get --prefix "$1" --keys-only) || return 1
+    grep -c . <<<"$out" || true
 }
 
 # etcd_cluster_healthy : a write through the cluster succeeds (needs quorum).

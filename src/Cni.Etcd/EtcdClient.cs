@@ -270,7 +270,13 @@ public sealed class EtcdClient : IDisposable
         }
         catch (JsonException e)
         {
-            throw new EtcdException($"etcd at {Describe(endpoint)} answered HTTP {status} with something other than JSON", e);
+            string text = Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 200)).Trim();
+            // etcd's gateway refuses, when authentication is on, every client certificate with a CommonName (the
+            // CN would name the user on gRPC; on the gateway it is not used, and etcd says so rather than ignore it).
+            if (text.Contains("CommonName", StringComparison.Ordinal))
+                throw new EtcdSecurityException($"etcd at {Describe(endpoint)} refused the request: {text}; with authentication enabled, " +
+                    "etcd's JSON gateway accepts only client certificates without a CommonName (CN): use such a certificate with username/passwordFile");
+            throw new EtcdException($"etcd at {Describe(endpoint)} answered HTTP {status}: {text}", e);
         }
     }
 
