@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
@@ -21,11 +20,11 @@ namespace Cni.Etcd;
 /// </summary>
 public sealed class EtcdClient : IDisposable
 {
-    private static readonly MediaTypeHeaderValue JsonType = new("application/json");
 
     private readonly EtcdOptions _options;
-    private readonly HttpMessageInvoker _http;
+    private readonly SslClientAuthenticationOptions _tls;
     private readonly X509Certificate2? _ca;
+    private Http1Connection? _connection;
     private int _preferred;
     private string? _token;
 
@@ -55,17 +54,7 @@ public sealed class EtcdClient : IDisposable
                 throw new EtcdSecurityException("certFile and keyFile must be given together");
             ssl.ClientCertificates = [LoadClientCertificate(options.CertFile, options.KeyFile)];
         }
-        var perEndpoint = TimeSpan.FromTicks(Math.Max(options.Timeout.Ticks / Math.Max(1, options.Endpoints.Count), TimeSpan.FromMilliseconds(500).Ticks));
-        _http = new HttpMessageInvoker(new SocketsHttpHandler
-        {
-            SslOptions = ssl,
-            ConnectTimeout = perEndpoint < options.Timeout ? perEndpoint : options.Timeout,
-            UseProxy = false,
-            UseCookies = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-        });
+        _tls = ssl;
     }
 
     /// <summary>The endpoint that answered last (for messages).</summary>
@@ -163,7 +152,7 @@ public sealed class EtcdClient : IDisposable
     /// <summary>A linearizable read of one key: fails unless a quorum of members is up. For health checks.</summary>
     public void CheckQuorum(string key) => Range(Compare.Utf8(key), limit: 1, keysOnly: true);
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose() => _connection?.Dispose();
 
     // ------------------------------------------------------------ transport
 
@@ -221,24 +210,22 @@ public sealed class EtcdClient : IDisposable
                     throw new EtcdSecurityException($"etcd at {Describe(endpoint)} refused the request: {message}") { GrpcCode = code };
                 throw new EtcdException($"etcd at {Describe(endpoint)}: {message}") { GrpcCode = code };
             }
-            catch (HttpRequestException e) when (TlsFailure(e) is { } tls)
+            catch (AuthenticationException e)
             {
-                throw new EtcdSecurityException($"TLS with etcd at {Describe(endpoint)} failed: {tls}", e);
+                DropConnection();
+                throw new EtcdSecurityException($"TLS with etcd at {Describe(endpoint)} failed: {TlsProblem(e)}", e);
             }
-            catch (HttpRequestException e)
+            catch (SocketException e)
             {
+                DropConnection();
                 lastError = e;
-                lastProblem = $"{Describe(endpoint)}: {ConnectProblem(e)}";
-            }
-            catch (OperationCanceledException e)
-            {
-                lastError = e;
-                lastProblem = $"{Describe(endpoint)}: no answer in time";
+                lastProblem = $"{Describe(endpoint)}: {SocketProblem(e)}";
             }
             catch (IOException e)
             {
+                DropConnection();
                 lastError = e;
-                lastProblem = $"{Describe(endpoint)}: {e.Message}";
+                lastProblem = $"{Describe(endpoint)}: {IOProblem(e)}";
             }
         }
         throw new EtcdUnavailableException(
@@ -247,23 +234,37 @@ public sealed class EtcdClient : IDisposable
 
     private JsonDocument Post(Uri endpoint, string path, byte[] payload, long deadline, out int status)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(endpoint, path))
+        var headers = new List<(string, string)>(2)
         {
-            Content = new ByteArrayContent(payload),
-            Version = HttpVersion.Version11,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            // grpc-gateway passes Grpc-Metadata-* headers on as gRPC metadata; etcd refuses a request carrying
+            // "hasleader" at once when the member has no leader (rpctypes.MetadataRequireLeaderKey).
+            ("Grpc-Metadata-hasleader", "true"),
         };
-        request.Content.Headers.ContentType = JsonType;
-        // grpc-gateway passes Grpc-Metadata-* headers on as gRPC metadata; etcd refuses a request carrying
-        // "hasleader" at once when the member has no leader (rpctypes.MetadataRequireLeaderKey).
-        request.Headers.TryAddWithoutValidation("Grpc-Metadata-hasleader", "true");
-        if (_token is not null && path != "/v3/auth/authenticate") request.Headers.TryAddWithoutValidation("Authorization", _token);
-        long remaining = Math.Max(1, deadline - Environment.TickCount64);
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(remaining));
-        using var response = _http.Send(request, cts.Token);
-        status = (int)response.StatusCode;
-        using var stream = response.Content.ReadAsStream(cts.Token);
-        var bytes = ReadAll(stream);
+        if (_token is not null && path != "/v3/auth/authenticate") headers.Add(("Authorization", _token));
+        byte[] bytes;
+        bool reused = _connection is { Broken: false } c && c.Endpoint == endpoint;
+        if (!reused)
+        {
+            _connection?.Dispose();
+            _connection = null;
+            _connection = Http1Connection.Open(endpoint, _tls, deadline);
+        }
+        try
+        {
+            (status, bytes) = _connection!.Post(path, payload, headers, deadline);
+        }
+        catch (IOException) when (reused && Environment.TickCount64 < deadline)
+        {
+            // The kept-alive connection was closed by the member since the last request: once more on a new one.
+            _connection!.Dispose();
+            _connection = Http1Connection.Open(endpoint, _tls, deadline);
+            (status, bytes) = _connection.Post(path, payload, headers, deadline);
+        }
+        if (_connection.Broken)
+        {
+            _connection.Dispose();
+            _connection = null;
+        }
         try
         {
             return JsonDocument.Parse(bytes);
@@ -332,40 +333,30 @@ public sealed class EtcdClient : IDisposable
     /// <summary>The endpoint without any user information it might carry.</summary>
     private static string Describe(Uri endpoint) => endpoint.GetComponents(UriComponents.SchemeAndServer, UriFormat.UriEscaped);
 
-    private static string? TlsFailure(HttpRequestException e)
+    private void DropConnection()
     {
-        for (Exception? x = e; x is not null; x = x.InnerException)
-        {
-            if (x is AuthenticationException auth)
-                return auth.InnerException is { } inner && inner.Message.Length > 0
-                    ? $"{auth.Message} ({inner.Message}); check caFile, certFile and keyFile"
-                    : $"{auth.Message}; check caFile, certFile and keyFile";
-        }
-        return null;
+        _connection?.Dispose();
+        _connection = null;
     }
 
-    private static string ConnectProblem(HttpRequestException e)
-    {
-        for (Exception? x = e; x is not null; x = x.InnerException)
-            if (x is SocketException s) return s.SocketErrorCode switch
-            {
-                SocketError.ConnectionRefused => "connection refused",
-                SocketError.TimedOut => "connect timed out",
-                SocketError.HostUnreachable or SocketError.NetworkUnreachable => "unreachable",
-                _ => s.Message,
-            };
-        // The server closed the connection during or right after the TLS handshake: etcd does this to a client
-        // whose certificate it does not accept.
-        for (Exception? x = e; x is not null; x = x.InnerException)
-            if (x is IOException) return $"{e.Message} (the server closed the connection: does etcd accept the client certificate?)";
-        return e.Message;
-    }
+    private static string TlsProblem(AuthenticationException e) =>
+        e.InnerException is { } inner && inner.Message.Length > 0
+            ? $"{e.Message} ({inner.Message}); check caFile, certFile and keyFile"
+            : $"{e.Message}; check caFile, certFile and keyFile";
 
-    private static byte[] ReadAll(Stream stream)
+    private static string SocketProblem(SocketException s) => s.SocketErrorCode switch
     {
-        var ms = new MemoryStream();
-        stream.CopyTo(ms);
-        return ms.ToArray();
+        SocketError.ConnectionRefused => "connection refused",
+        SocketError.TimedOut => "no answer in time",
+        SocketError.HostUnreachable or SocketError.NetworkUnreachable => "unreachable",
+        _ => s.Message,
+    };
+
+    private static string IOProblem(IOException e)
+    {
+        if (e.InnerException is SocketException s) return SocketProblem(s);
+        // A member that does not accept the client certificate closes the connection right after the handshake.
+        return $"{e.Message} (the connection was closed: does etcd accept the client certificate?)";
     }
 
     // ----------------------------------------------------------------- TLS
