@@ -414,6 +414,7 @@ public sealed class EtcdClient : IDisposable
         if (op.RangeEnd is not null) w.WriteBase64String("range_end", op.RangeEnd);
         if (op.Limit > 0) w.WriteString("limit", op.Limit.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (op.KeysOnly) w.WriteBoolean("keys_only", true);
+        if (op.Serializable) w.WriteBoolean("serializable", true);
     }
 
     private static void WritePut(Utf8JsonWriter w, Op op)

@@ -26,7 +26,10 @@ public sealed record Compare(byte[] Key, CompareTarget Target, CompareResult Res
 public enum OpKind { Range, Put, DeleteRange }
 
 /// <summary>One operation of a transaction (etcdserverpb.RequestOp).</summary>
-public sealed record Op(OpKind Kind, byte[] Key, byte[]? RangeEnd = null, byte[]? Value = null, long Lease = 0, bool KeysOnly = false, long Limit = 0)
+/// <remarks>A <see cref="Serializable"/> range is answered by the member from its own state, without a round through
+/// the leader: cheaper, possibly stale. A transaction of serializable ranges only is itself served that way.</remarks>
+public sealed record Op(OpKind Kind, byte[] Key, byte[]? RangeEnd = null, byte[]? Value = null, long Lease = 0, bool KeysOnly = false, long Limit = 0,
+    bool Serializable = false)
 {
     public static Op Get(string key) => new(OpKind.Range, Compare.Utf8(key));
     public static Op GetPrefix(string prefix, bool keysOnly = false) => new(OpKind.Range, Compare.Utf8(prefix), PrefixEnd(prefix), KeysOnly: keysOnly);

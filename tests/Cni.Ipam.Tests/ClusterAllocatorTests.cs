@@ -276,16 +276,68 @@ public class ClusterAllocatorTests
         ipam.Del("c1", "eth0");
         Assert.All(reader.Queries, q => Assert.DoesNotContain("host2", q.Key));
         Assert.DoesNotContain(reader.Queries, q => q.Key.StartsWith(Claims, StringComparison.Ordinal));
+        // Only ADD's first read may be stale (its commit checks it); DEL reads linearizably.
+        Assert.Single(reader.StaleReads);
+    }
+
+    [Fact]
+    public void A_stale_first_read_that_misses_an_existing_allocation_ends_with_the_same_address()
+    {
+        var ipam = Allocator();
+        var first = ipam.Add("c1", "eth0");
+        var stale = new StaleStore(_store);
+        var again = new ClusterAllocator(Config("host1"), stale, () => _now).Add("c1", "eth0");
+        Assert.Equal(Addr(first), Addr(again));
+        Assert.Equal(1, _store.FailedCommits);
+    }
+
+    [Fact]
+    public void A_stale_read_showing_a_released_allocation_is_not_believed()
+    {
+        var ipam = Allocator();
+        var old = ipam.Add("c1", "eth0");
+        var snapshot = new SortedDictionary<string, (byte[], long)>(_store.Data, StringComparer.Ordinal);
+        ipam.Del("c1", "eth0");
+        ipam.Add("c2", "eth0");
+        var lagging = new LaggingStore(_store, snapshot);
+        var again = new ClusterAllocator(Config("host1"), lagging, () => _now).Add("c1", "eth0");
+        Assert.NotEqual(Addr(old), Addr(again)); // the old address is not c1's any more
+        Assert.NotNull(ipam.Check("c1", "eth0"));
+    }
+
+    /// <summary>Answers stale reads from an old snapshot (a member that lags behind).</summary>
+    private sealed class LaggingStore(MemoryClusterStore inner, SortedDictionary<string, (byte[] Value, long Mod)> snapshot) : IClusterStore
+    {
+        public IReadOnlyList<IReadOnlyList<StoredValue>> Read(IReadOnlyList<KeyQuery> queries, bool mayBeStale = false)
+        {
+            if (!mayBeStale) return inner.Read(queries);
+            var results = new List<IReadOnlyList<StoredValue>>();
+            foreach (var q in queries)
+                results.Add(snapshot.Where(kv => q.Prefix ? kv.Key.StartsWith(q.Key, StringComparison.Ordinal) : kv.Key == q.Key)
+                    .Select(kv => new StoredValue(kv.Key, kv.Value.Value, kv.Value.Mod)).ToList());
+            return results;
+        }
+        public bool Commit(IReadOnlyList<Expect> expectations, IReadOnlyList<StoreWrite> writes) => inner.Commit(expectations, writes);
+    }
+
+    /// <summary>Answers stale reads with an empty store (a member that has seen nothing yet).</summary>
+    private sealed class StaleStore(IClusterStore inner) : IClusterStore
+    {
+        public IReadOnlyList<IReadOnlyList<StoredValue>> Read(IReadOnlyList<KeyQuery> queries, bool mayBeStale = false) =>
+            mayBeStale ? queries.Select(_ => (IReadOnlyList<StoredValue>)[]).ToList() : inner.Read(queries);
+        public bool Commit(IReadOnlyList<Expect> expectations, IReadOnlyList<StoreWrite> writes) => inner.Commit(expectations, writes);
     }
 
     private sealed class RecordingStore(IClusterStore inner) : IClusterStore
     {
         public readonly List<KeyQuery> Queries = [];
-        public IReadOnlyList<IReadOnlyList<StoredValue>> Read(IReadOnlyList<KeyQuery> queries)
+        public IReadOnlyList<IReadOnlyList<StoredValue>> Read(IReadOnlyList<KeyQuery> queries, bool mayBeStale = false)
         {
             Queries.AddRange(queries);
-            return inner.Read(queries);
+            if (mayBeStale) StaleReads.Add(queries);
+            return inner.Read(queries, mayBeStale);
         }
+        public readonly List<IReadOnlyList<KeyQuery>> StaleReads = [];
         public bool Commit(IReadOnlyList<Expect> expectations, IReadOnlyList<StoreWrite> writes) => inner.Commit(expectations, writes);
     }
 }

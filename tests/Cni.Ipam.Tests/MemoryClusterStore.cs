@@ -17,8 +17,11 @@ internal sealed class MemoryClusterStore : IClusterStore
     public Action? BeforeCommit;
     public bool Unavailable;
 
-    public IReadOnlyList<IReadOnlyList<StoredValue>> Read(IReadOnlyList<KeyQuery> queries)
+    public int StaleReads;
+
+    public IReadOnlyList<IReadOnlyList<StoredValue>> Read(IReadOnlyList<KeyQuery> queries, bool mayBeStale = false)
     {
+        if (mayBeStale) StaleReads++;
         if (Unavailable) throw new ClusterStoreUnavailableException("etcd unavailable (test)");
         lock (_lock)
         {

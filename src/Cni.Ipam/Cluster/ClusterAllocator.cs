@@ -40,12 +40,12 @@ public sealed class ClusterAllocator
         public readonly HashSet<int> Changed = [];
     }
 
-    private NodeState ReadNode(string containerId, string ifName)
+    private NodeState ReadNode(string containerId, string ifName, bool mayBeStale = false)
     {
         var results = _store.Read([
             new KeyQuery(_keys.Attachment(Node, containerId, ifName)),
             new KeyQuery(_keys.NodeBlocks(Node), Prefix: true),
-        ]);
+        ], mayBeStale);
         var state = new NodeState { Attachment = results[0].Count > 0 ? results[0][0] : null };
         foreach (var b in results[1]) state.Blocks.Add((b, BlockRecord.Decode(b.Value)));
         return state;
@@ -58,11 +58,23 @@ public sealed class ClusterAllocator
     {
         string handle = BlockRecord.Handle(containerId, ifName);
         string attachmentKey = _keys.Attachment(Node, containerId, ifName);
+        // The first read may be stale (served by the member without a round through the leader): every block it
+        // changes and the attachment's absence are expectations of the commit, so a stale read costs at most a retry,
+        // which reads linearizably. An existing record is only believed from a linearizable read (a stale one may
+        // show an allocation that a DEL has released since).
+        bool mayBeStale = true;
         for (int attempt = 0; attempt < _maxAttempts; attempt++)
         {
-            var state = ReadNode(containerId, ifName);
+            var state = ReadNode(containerId, ifName, mayBeStale);
             if (state.Attachment is { } existing)
+            {
+                if (mayBeStale)
+                {
+                    mayBeStale = false;
+                    continue;
+                }
                 return ToAllocation(AttachmentRecord.Decode(existing.Value));
+            }
 
             var expectations = new List<Expect> { new(attachmentKey, 0) };
             var writes = new List<StoreWrite>();
@@ -90,6 +102,11 @@ public sealed class ClusterAllocator
             writes.Add(new StoreWrite(attachmentKey, new AttachmentRecord(containerId, ifName, addresses).Encode()));
             if (_store.Commit(expectations, writes))
                 return ToAllocation(new AttachmentRecord(containerId, ifName, addresses));
+            if (mayBeStale)
+            {
+                mayBeStale = false; // perhaps only stale: read again at once, linearizably
+                continue;
+            }
             Backoff(attempt);
         }
         throw new ClusterStoreConflictException($"cluster-ipam: gave up after {_maxAttempts} conflicting concurrent updates; try again");

@@ -22,8 +22,12 @@ public sealed record Expect(string Key, long ModRevision);
 /// </summary>
 public interface IClusterStore
 {
-    /// <summary>One consistent snapshot of several keys or prefixes: one result list per query, keys in order.</summary>
-    IReadOnlyList<IReadOnlyList<StoredValue>> Read(IReadOnlyList<KeyQuery> queries);
+    /// <summary>
+    /// One consistent snapshot of several keys or prefixes: one result list per query, keys in order. A
+    /// <paramref name="mayBeStale"/> read may come from a member that lags behind (etcd's serializable read: no
+    /// round through the leader); callers use it only where a commit's expectations catch a stale answer.
+    /// </summary>
+    IReadOnlyList<IReadOnlyList<StoredValue>> Read(IReadOnlyList<KeyQuery> queries, bool mayBeStale = false);
 
     /// <summary>Applies every write when every expectation holds, else nothing; false when an expectation failed.</summary>
     bool Commit(IReadOnlyList<Expect> expectations, IReadOnlyList<StoreWrite> writes);

@@ -24,10 +24,14 @@ public sealed class EtcdClusterStore : IClusterStore, IDisposable
         Timeout = s.Timeout,
     };
 
-    public IReadOnlyList<IReadOnlyList<StoredValue>> Read(IReadOnlyList<KeyQuery> queries)
+    public IReadOnlyList<IReadOnlyList<StoredValue>> Read(IReadOnlyList<KeyQuery> queries, bool mayBeStale = false)
     {
         var ops = new List<Op>(queries.Count);
-        foreach (var q in queries) ops.Add(q.Prefix ? Op.GetPrefix(q.Key, q.KeysOnly) : Op.Get(q.Key));
+        foreach (var q in queries)
+        {
+            var op = q.Prefix ? Op.GetPrefix(q.Key, q.KeysOnly) : Op.Get(q.Key);
+            ops.Add(mayBeStale ? op with { Serializable = true } : op);
+        }
         var response = Unavailable(() => _client.Txn([], ops));
         var results = new List<IReadOnlyList<StoredValue>>(queries.Count);
         foreach (var r in response.Responses)
