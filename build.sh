@@ -25,7 +25,8 @@ apt_ensure() {
 
 build_deps() {
   command -v dotnet >/dev/null || { log "the .NET SDK (dotnet) is required"; exit 1; }
-  apt_ensure gcc zlib1g-dev
+  # libssl-dev and cmake: cluster-ipam links OpenSSL statically (StaticOpenSslLinking builds the .NET shim against libssl.a).
+  apt_ensure gcc zlib1g-dev libssl-dev cmake
 }
 
 # The toolchain a build uses: the SDK global.json selects, its runtime, and the C compiler that links.
@@ -38,7 +39,7 @@ toolchain() {
 test_deps() {
   build_deps
   apt_ensure kmod iproute2 nftables conntrack strace busybox-static golang-go jq bc iputils-ping python3 \
-    podman runc containerd uidmap \
+    podman runc containerd uidmap etcd-server etcd-client openssl \
     containernetworking-plugins golang-github-containernetworking-plugins-dev golang-github-appc-cni-dev
 }
 

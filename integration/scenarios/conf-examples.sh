@@ -11,6 +11,11 @@
 #   vxlan host1..3    three nodes whose "eth0" carries the example's localIP on one underlay switch;
 #                     containers on different nodes reach each other across the overlay
 #   loopback          lo is up in the container
+#   cluster-ipam      a 3-member TLS etcd cluster (integration/etcd-cluster.sh) on the example's endpoint subnet
+#                     and three nodes on its switch, each with its nodeName (they share this machine's host name)
+#                     and the test certificates in place of /etc/sharpcni/etcd/*: one container per node, addresses
+#                     distinct and in different nodes' blocks, nothing left in etcd after DEL. Skipped, saying so,
+#                     when etcd, etcdctl or openssl are not installed.
 # After DEL the dataDir holds no lease. A list of a type this scenario does not know fails, so a new
 # example has to be given its surroundings here.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -93,13 +98,17 @@ del_and_release() { # label conf-dir node ctr ipam
 }
 
 COVERED=0 NOT_BUILT=0
-VXLAN_FILES=()
+VXLAN_FILES=() CLUSTER_FILES=()
 i=0
 for file in "$REPO_ROOT"/conf/*.conflist; do
     [ -e "$file" ] || continue
     base="$(basename "$file")"
     types=" $(jq -r '[.plugins[].type] | join(" ")' "$file") "
     i=$((i + 1))
+    if [ "$(jq -r '[.plugins[].ipam.type // empty] | unique | join(" ")' "$file")" = cluster-ipam ]; then
+        CLUSTER_FILES+=("$file")
+        continue
+    fi
     case "$types" in
     *" vxlan "*)
         VXLAN_FILES+=("$file")
@@ -263,6 +272,49 @@ if [ "${#VXLAN_FILES[@]}" -gt 0 ]; then
         del_and_release "vxlan example on node $((a + 1))" "${VX_DIRS[$a]}" "${VX_NODES[$a]}" "${VX_CTRS[$a]}" "${VX_IPAMS[$a]}"
     done
 fi
+
+# ---- cluster-ipam: a TLS etcd cluster on the example's endpoints, three nodes ------------------------------------------
+for file in "${CLUSTER_FILES[@]}"; do
+    base="$(basename "$file")"
+    if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null || ! command -v openssl >/dev/null; then
+        skip "$base: not exercised: etcd, etcdctl or openssl not installed (apt-get install etcd-server etcd-client openssl)"
+        NOT_BUILT=$((NOT_BUILT + 1))
+        continue
+    fi
+    prepare "$file" "$SCENARIO_TMP/cl" || continue
+    source "$INTEGRATION_DIR/etcd-cluster.sh"
+    # The harness puts members at <prefix>.11-.13: the example's endpoints must be there.
+    ETCD_SUBNET_PREFIX="$(jq -r '.plugins[].ipam.etcd.endpoints[0] // empty' "$file" | sed -E 's|https://([0-9]+\.[0-9]+\.[0-9]+)\.1[1-3]:2379|\1|')"
+    want="$(jq -c '[.plugins[].ipam.etcd.endpoints // empty][0]' "$file")"
+    etcd_cluster_start "$SCENARIO_TMP/etcd" "$RUN_ID" >/dev/null || { check "$base: etcd cluster starts" false; continue; }
+    check "$base: the example's endpoints are the test cluster's ($want)" test "$want" = "$ETCD_ENDPOINTS_JSON"
+    CL_NODES=() CL_CTRS=() CL_IPS=()
+    for j in 1 2 3; do
+        new_netns N "cln$j" || exit 1
+        new_netns C "clc$j" || exit 1
+        etcd_cluster_attach "$N" "$ETCD_SUBNET_PREFIX.10$j" || exit 1
+        mkdir -p "$SCENARIO_TMP/cl$j"
+        jq --arg ca "$ETCD_CA" --arg cert "$ETCD_CERT" --arg key "$ETCD_KEY" --arg node "node$j" \
+            '(.plugins[] | select(.ipam.type == "cluster-ipam") | .ipam) |= (.etcd.caFile = $ca | .etcd.certFile = $cert | .etcd.keyFile = $key | .nodeName = $node)' \
+            "$SCENARIO_TMP/cl/$base" >"$SCENARIO_TMP/cl$j/$base"
+        check "$base: ADD on node $j" in_conf "$SCENARIO_TMP/cl$j" cni_run "$N" add "$NET" "$C" || continue
+        res="$LAST_OUTPUT"
+        check "$base: CHECK on node $j" in_conf "$SCENARIO_TMP/cl$j" cni_run "$N" check "$NET" "$C"
+        for gw in $(jq -r '.plugins[] | select(.type == "bridge") | .ipam.pools[].gateway // empty' "$file"); do
+            check "$base: the container on node $j reaches the gateway $gw" wait_until 5 ping_from "$C" "$gw"
+        done
+        CL_NODES+=("$N") CL_CTRS+=("$C") CL_IPS+=("$(json_get "$res" '.ips[0].address')")
+    done
+    check "$base: three distinct addresses (${CL_IPS[*]})" test "$(printf '%s\n' "${CL_IPS[@]}" | sort -u | wc -l)" = 3
+    check "$base: three nodes hold a block each" test "$(etcd_count /sharpcni/ipam/v1/claims/)" = 3
+    for ((a = 0; a < ${#CL_NODES[@]}; a++)); do
+        check "$base: DEL on node $((a + 1))" in_conf "$SCENARIO_TMP/cl$((a + 1))" cni_run "${CL_NODES[$a]}" del "$NET" "${CL_CTRS[$a]}"
+        check "$base: DEL again on node $((a + 1))" in_conf "$SCENARIO_TMP/cl$((a + 1))" cni_run "${CL_NODES[$a]}" del "$NET" "${CL_CTRS[$a]}"
+    done
+    check "$base: no allocation left in etcd" test "$(etcd_count /sharpcni/ipam/v1/attachments/)" = 0
+    COVERED=$((COVERED + 1))
+    etcd_cluster_stop
+done
 
 total="$(find "$REPO_ROOT/conf" -maxdepth 1 -name '*.conflist' | wc -l)"
 if [ "$NOT_BUILT" -gt 0 ]; then

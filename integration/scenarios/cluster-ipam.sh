@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# cluster-ipam (ours) on a real 3-member etcd cluster with TLS (integration/etcd-cluster.sh: each member a process
+# in its own namespace on a switch namespace, certificates made with openssl, data in a temp dir). Three host
+# namespaces on the same switch run bridge + cluster-ipam through cnitool, one pool 10.244.0.0/16 in /26 blocks.
+# Proves: 300 ADDs spread over the three hosts in parallel give 300 distinct addresses, each inside a block held
+# by the host that got it; DEL of all leaves no allocation in etcd; empty blocks go back to the pool after the
+# (shortened) grace period; the admin command lists and releases a node; one member killed during a run of ADDs
+# changes nothing; two members killed: ADD fails with code 11 within the timeout and leaves no link and no
+# record, DEL fails; members restarted: ADD works and the pending DELs succeed; a wrong CA is a clear error, a
+# client certificate from another CA is refused by etcd; user/password auth with the password in a file, and a
+# wrong password appears in no output.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$INTEGRATION_DIR/etcd-cluster.sh"
+
+if [ ! -x "$CNI_BIN_DIR/cluster-ipam" ] || [ ! -x "$CNI_BIN_DIR/bridge" ]; then
+    skip "no cluster-ipam or bridge plugin in $CNI_BIN_DIR (run ./build.sh)"
+    finish
+fi
+require_cmd etcd etcdctl openssl jq python3 || finish
+
+new_tmpdir WORK || exit 1
+new_tmpdir PLUGINS || exit 1
+cp "$CNI_BIN_DIR/bridge" "$CNI_BIN_DIR/cluster-ipam" "$PLUGINS/"
+TEST_CNI_PATH="$PLUGINS"
+trap 'etcd_cluster_stop; _cnit_cleanup' EXIT
+
+# Started in this shell (not inside check's subshell): its variables and namespaces must stay here.
+if etcd_cluster_start "$WORK/etcd" "$RUN_ID"; then check "3-member etcd cluster with TLS starts" true
+else check "3-member etcd cluster with TLS starts" false; finish; fi
+PREFIX=/sharpcni/ipam/v1
+
+HOSTS=()
+for i in 1 2 3; do
+    new_netns H "h$i" || exit 1
+    HOSTS+=("$H")
+    etcd_cluster_attach "$H" "$ETCD_SUBNET_PREFIX.10$i" || exit 1
+done
+
+# conf NAME NODE [CA CERT KEY [AUTH-JSON]] : bridge + cluster-ipam for one host.
+conf() {
+    local name="$1" node="$2" ca="${3:-$ETCD_CA}" cert="${4:-$ETCD_CERT}" key="${5:-$ETCD_KEY}" auth="${6:-}"
+    write_conf "$name.conflist" "$(cat <<EOF
+{"cniVersion":"1.1.0","name":"$name","plugins":[
+ {"type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":false,
+  "ipam":{"type":"cluster-ipam",
+   "etcd":{"endpoints":$ETCD_ENDPOINTS_JSON,"caFile":"$ca","certFile":"$cert","keyFile":"$key","timeoutSeconds":3$auth},
+   "nodeName":"$node","blockGraceSeconds":2,
+   "pools":[{"subnet":"10.244.0.0/16","blockSize":26,"gateway":"10.244.0.1"}],"routes":[{"dst":"0.0.0.0/0"}]}}]}
+EOF
+)"
+}
+for i in 1 2 3; do conf "cl$i" "host$i"; done
+
+# add_ctr HOST-INDEX N : a container namespace and an ADD through cnitool; result in $WORK/res/N.json, exit code in N.rc.
+mkdir -p "$WORK/res"
+add_ctr() {
+    local h="$1" n="$2" rc=0
+    ip netns add "cnit-c$n-$RUN_ID" 2>/dev/null
+    CNI_CONTAINERID="ctr-$n" cni_run "${HOSTS[$((h - 1))]}" add "cl$h" "cnit-c$n-$RUN_ID" >"$WORK/res/$n.json" 2>"$WORK/res/$n.err" || rc=$?
+    echo "$h $rc" >"$WORK/res/$n.rc"
+}
+del_ctr() {
+    local h="$1" n="$2" rc=0
+    CNI_CONTAINERID="ctr-$n" cni_run "${HOSTS[$((h - 1))]}" del "cl$h" "cnit-c$n-$RUN_ID" >"$WORK/res/$n.del" 2>&1 || rc=$?
+    echo "$rc" >"$WORK/res/$n.delrc"
+}
+for n in $(seq 1 360); do _cnit_netns+=("cnit-c$n-$RUN_ID"); done
+
+# run_parallel FUNC FIRST LAST [JOBS] : FUNC (host n) for n in FIRST..LAST, host = n mod 3 + 1, JOBS at a time.
+run_parallel() {
+    # Waits only for its own jobs: a plain "wait" would also wait for the etcd members started from this shell.
+    local f="$1" first="$2" last="$3" jobs="${4:-9}" n pids=()
+    for ((n = first; n <= last; n++)); do
+        "$f" $((n % 3 + 1)) "$n" &
+        pids+=($!)
+        if [ "${#pids[@]}" -ge "$jobs" ]; then wait -n "${pids[@]}"; _live_pids; fi
+    done
+    wait "${pids[@]}" 2>/dev/null
+}
+_live_pids() { local p live=(); for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && live+=("$p"); done; pids=("${live[@]}"); }
+
+rcs_ok() { # FIRST LAST SUFFIX : every call FIRST..LAST exited 0
+    local n bad=0
+    for ((n = $1; n <= $2; n++)); do
+        if [ "$3" = rc ]; then [ "$(cut -d' ' -f2 "$WORK/res/$n.rc" 2>/dev/null)" = 0 ] || { bad=$((bad + 1)); [ $bad -le 3 ] && cat "$WORK/res/$n.err"; }
+        else [ "$(cat "$WORK/res/$n.delrc" 2>/dev/null)" = 0 ] || { bad=$((bad + 1)); [ $bad -le 3 ] && cat "$WORK/res/$n.del"; }; fi
+    done
+    echo "$bad failed"
+    [ "$bad" -eq 0 ]
+}
+
+admin() { ip netns exec "${HOSTS[0]}" "$PLUGINS/cluster-ipam" "$@" --config "$NETCONFPATH_DIR/cl1.conflist"; }
+
+# ---- 300 ADDs in parallel over three hosts ----------------------------------------------------------------
+t0=$EPOCHREALTIME
+run_parallel add_ctr 1 300 9
+echo "    300 ADDs took $(echo "$EPOCHREALTIME - $t0" | bc) s"
+check "300 parallel ADDs on three hosts succeed" rcs_ok 1 300 rc
+
+# Addresses and the admin list: distinct, each inside a block held by the host that got it.
+admin list >"$WORK/list.json"
+verify_blocks() {
+    python3 - "$WORK" "$1" "$2" <<'EOF'
+import ipaddress, json, sys
+work, first, last = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+blocks = json.load(open(f"{work}/list.json"))["blocks"]
+held = [(ipaddress.ip_network(b["cidr"]), b["node"]) for b in blocks]
+seen = {}
+for n in range(first, last + 1):
+    host = "host" + open(f"{work}/res/{n}.rc").read().split()[0]
+    addr = ipaddress.ip_interface(json.load(open(f"{work}/res/{n}.json"))["ips"][0]["address"]).ip
+    if addr in seen: sys.exit(f"duplicate {addr}: containers {seen[addr]} and {n}")
+    seen[addr] = n
+    owners = [node for net, node in held if addr in net]
+    if owners != [host]: sys.exit(f"{addr} (container {n} on {host}) is in blocks of {owners}")
+nets = [net for net, _ in held]
+if len(set(nets)) != len(nets): sys.exit("a block is held twice")
+print(f"{len(seen)} distinct addresses in {len(held)} blocks, each held by its host")
+EOF
+}
+check "300 distinct addresses, each in a block of the host that got it" verify_blocks 1 300
+check "admin list counts 300 allocations on three nodes" \
+    test "$(jq '[.nodes[].allocations] | add' "$WORK/list.json") $(jq '.nodes | length' "$WORK/list.json")" = "300 3"
+check "etcd holds 300 attachment records" test "$(etcd_count "$PREFIX/attachments/")" = 300
+
+# Repeated ADD for the same attachment: the same address (the IPAM plugin called directly, as the bridge would).
+ipam_call() { # HOST-INDEX COMMAND CONTAINER-ID NETNS
+    jq -c '.plugins[0] + {name: .name, cniVersion: .cniVersion}' "$NETCONFPATH_DIR/cl$1.conflist" |
+        ip netns exec "${HOSTS[$(($1 - 1))]}" env CNI_COMMAND="$2" CNI_CONTAINERID="$3" CNI_NETNS="$4" CNI_IFNAME=eth0 \
+            CNI_PATH="$PLUGINS" "$PLUGINS/cluster-ipam"
+}
+repeat_add_same() { [ "$(ipam_call 1 ADD ctr-3 "/var/run/netns/cnit-c3-$RUN_ID" | jq -r '.ips[0].address')" = "$(jq -r '.ips[0].address' "$WORK/res/3.json")" ]; }
+check "a repeated ADD for the same attachment returns the same address" repeat_add_same
+check "CHECK passes" with_env CNI_CONTAINERID=ctr-3 cni_run "${HOSTS[0]}" check cl1 "cnit-c3-$RUN_ID"
+
+# ---- DEL of all -----------------------------------------------------------------------------------------
+run_parallel del_ctr 1 300 9
+check "300 parallel DELs succeed" rcs_ok 1 300 delrc
+check "no allocation left in etcd" test "$(etcd_count "$PREFIX/attachments/")" = 0
+admin list >"$WORK/list.json"
+check "every block is empty" test "$(jq '[.blocks[].allocations] | add' "$WORK/list.json")" = 0
+check "a second DEL of a container succeeds" with_env CNI_CONTAINERID=ctr-7 cni_run "${HOSTS[0]}" del cl1 "cnit-c7-$RUN_ID"
+check "DEL of an unknown container succeeds" with_env CNI_CONTAINERID=never-added cni_run "${HOSTS[0]}" del cl1 "cnit-c8-$RUN_ID"
+sleep 2.2
+for i in 1 2 3; do
+    check "GC on host$i after the grace period" with_env CNI_VALID_ATTACHMENTS='[]' cni_run "${HOSTS[$((i - 1))]}" gc "cl$i"
+done
+check "the empty blocks went back to the pool" test "$(etcd_count "$PREFIX/claims/")" = 0
+for n in $(seq 1 300); do ip netns delete "cnit-c$n-$RUN_ID" 2>/dev/null; done
+
+# ---- admin: release a departed node ---------------------------------------------------------------------
+run_parallel add_ctr 301 306 6
+check "6 ADDs for the release test" rcs_ok 301 306 rc
+check "release-node host2 succeeds" admin release-node host2
+check "host2 holds no block any more" test "$(etcd_count "$PREFIX/blocks/host2/")" = 0
+run_parallel del_ctr 301 306 6
+check "DELs after the release succeed (host2's are unknown now)" rcs_ok 301 306 delrc
+
+# ---- one member down during a run of ADDs ---------------------------------------------------------------
+pid1=$(cat "$ETCD_DIR/member-1.pid")
+( sleep 0.5; etcd_member_kill 1 ) &
+killer=$!
+run_parallel add_ctr 307 336 6
+wait "$killer"
+check "member 1 was killed during the ADDs" bash -c "! kill -0 $pid1 2>/dev/null"
+check "30 ADDs while a member was killed all succeed" rcs_ok 307 336 rc
+run_parallel del_ctr 307 321 6
+check "DELs with one member down succeed" rcs_ok 307 321 delrc
+
+# ---- two members down: no quorum ------------------------------------------------------------------------
+etcd_member_kill 2
+links_before=$(ip -n "${HOSTS[0]}" -o link | wc -l)
+ip netns add "cnit-c337-$RUN_ID"
+t0=$EPOCHREALTIME
+check_fails "ADD without quorum fails" with_env CNI_CONTAINERID=ctr-337 cni_run "${HOSTS[0]}" add cl1 "cnit-c337-$RUN_ID"
+elapsed=$(echo "$EPOCHREALTIME - $t0" | bc)
+out="$LAST_OUTPUT"
+check "... with CNI error code 11" grep -q "CNI error code 11" <<<"$out"
+check "... within the timeout (3 s + process overhead; took ${elapsed}s)" test "$(echo "$elapsed < 5.5" | bc)" = 1
+check "... and leaves no link on the host" test "$(ip -n "${HOSTS[0]}" -o link | wc -l)" = "$links_before"
+check "... nor in the container" test "$(ip -n "cnit-c337-$RUN_ID" -o link | wc -l)" = 1
+check_fails "DEL without quorum fails (the runtime retries)" with_env CNI_CONTAINERID=ctr-322 cni_run "${HOSTS[1]}" del cl2 "cnit-c322-$RUN_ID"
+status_unavailable() { local out; out=$(cni_run "${HOSTS[0]}" status cl1 2>&1); echo "$out"; grep -q "CNI error code 50" <<<"$out"; }
+check "STATUS without quorum reports the plugin unavailable (code 50)" status_unavailable
+
+etcd_member_start 1
+etcd_member_start 2
+check "members restarted: quorum is back" etcd_cluster_wait_healthy 30
+check "the failed ADD left no record in etcd" test "$(etcd_count "$PREFIX/attachments/host1/ctr-337/eth0")" = 0
+check "ADD works again" with_env CNI_CONTAINERID=ctr-337 cni_run "${HOSTS[0]}" add cl1 "cnit-c337-$RUN_ID"
+run_parallel del_ctr 322 336 6
+check "the pending DELs succeed" rcs_ok 322 336 delrc
+check "DEL of the container added after the restart" with_env CNI_CONTAINERID=ctr-337 cni_run "${HOSTS[0]}" del cl1 "cnit-c337-$RUN_ID"
+check "no allocation left in etcd after the faults" test "$(etcd_count "$PREFIX/attachments/")" = 0
+
+# ---- security ------------------------------------------------------------------------------------------
+conf badca host1 "$ETCD_ROGUE_CA"
+ip netns add "cnit-c338-$RUN_ID"
+check_fails "ADD with a wrong CA fails" with_env CNI_CONTAINERID=ctr-338 cni_run "${HOSTS[0]}" add badca "cnit-c338-$RUN_ID"
+check "... with a clear TLS error (code 100, names the CA check)" grep -E -q "TLS with etcd .*(certificate chain|caFile).*CNI error code 100" <<<"$LAST_OUTPUT"
+check_fails "etcd refuses a client certificate of another CA" \
+    ip netns exec "${HOSTS[0]}" etcdctl --endpoints "$ETCD_ENDPOINTS" --cacert "$ETCD_CA" --cert "$ETCD_ROGUE_CERT" --key "$ETCD_ROGUE_KEY" --command-timeout 2s get /x
+conf badcert host1 "$ETCD_CA" "$ETCD_ROGUE_CERT" "$ETCD_ROGUE_KEY"
+check_fails "ADD with a client certificate etcd does not accept fails" with_env CNI_CONTAINERID=ctr-338 cni_run "${HOSTS[0]}" add badcert "cnit-c338-$RUN_ID"
+
+# User and password (the password in a file): etcd's auth on, a user limited to the prefix.
+printf 'S3cret-pw-%s\n' "$RUN_ID" >"$WORK/password"
+printf 'Wrong-pw-%s\n' "$RUN_ID" >"$WORK/wrong"
+chmod 600 "$WORK/password" "$WORK/wrong"
+enable_auth() {
+    etcd_ctl user add root --new-user-password "root-$RUN_ID" >/dev/null &&
+    etcd_ctl user grant-role root root >/dev/null &&
+    etcd_ctl role add cni >/dev/null &&
+    etcd_ctl role grant-permission cni readwrite /sharpcni/ --prefix=true >/dev/null &&
+    etcd_ctl user add cni --new-user-password "$(head -1 "$WORK/password")" >/dev/null &&
+    etcd_ctl user grant-role cni cni >/dev/null &&
+    etcd_ctl auth enable >/dev/null
+}
+check "etcd authentication enabled" enable_auth
+# etcd's JSON gateway refuses certificates with a CommonName once auth is on: a CN-less certificate, and the user
+# name and password decide.
+conf authcn host1 "$ETCD_CA" "$ETCD_CERT" "$ETCD_KEY" ",\"username\":\"cni\",\"passwordFile\":\"$WORK/password\""
+check_fails "with auth on, a client certificate with a CN is refused" with_env CNI_CONTAINERID=ctr-338 cni_run "${HOSTS[0]}" add authcn "cnit-c338-$RUN_ID"
+check "... with an error that says to use one without a CN (code 100)" grep -q "without a CommonName.*CNI error code 100" <<<"$LAST_OUTPUT"
+conf auth host1 "$ETCD_CA" "$ETCD_NOCN_CERT" "$ETCD_NOCN_KEY" ",\"username\":\"cni\",\"passwordFile\":\"$WORK/password\""
+conf wrongpw host1 "$ETCD_CA" "$ETCD_NOCN_CERT" "$ETCD_NOCN_KEY" ",\"username\":\"cni\",\"passwordFile\":\"$WORK/wrong\""
+check "ADD with user and password file works" with_env CNI_CONTAINERID=ctr-338 cni_run "${HOSTS[0]}" add auth "cnit-c338-$RUN_ID"
+check_fails "ADD with a wrong password fails" with_env CNI_CONTAINERID=ctr-339 cni_run "${HOSTS[0]}" add wrongpw "cnit-c338-$RUN_ID"
+check "... with code 100 and without the password in the error" \
+    bash -c "grep -q 'CNI error code 100' <<<\"\$1\" && ! grep -q -e 'Wrong-pw' -e 'S3cret-pw' <<<\"\$1\"" _ "$LAST_OUTPUT"
+check "DEL with user and password file works" with_env CNI_CONTAINERID=ctr-338 cni_run "${HOSTS[0]}" del auth "cnit-c338-$RUN_ID"
+check "no plugin output or etcd log line carries a password" \
+    bash -c "! grep -r -l -e 'S3cret-pw' -e 'Wrong-pw' '$WORK/res' '$ETCD_DIR'/member*/*.log"
+
+finish

@@ -1,0 +1,497 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+
+namespace Cni.Etcd;
+
+/// <summary>
+/// An etcd v3 client over etcd's JSON gateway (<c>/v3/kv/range</c>, <c>/v3/kv/txn</c>, <c>/v3/lease/grant</c>, ...):
+/// HTTP/1.1 requests on one kept-alive TLS connection, synchronous, for short-lived processes. Keys and values
+/// travel base64-encoded, 64-bit numbers as strings. Endpoints are tried in order until one answers within the
+/// time budget of the call (<see cref="EtcdOptions.Timeout"/>); the one that answered is used first afterwards.
+/// A member without a leader refuses at once (the <c>hasleader</c> metadata), so a member cut off from its quorum
+/// does not hold a request until etcd's own timeout: the next endpoint is tried.
+/// </summary>
+public sealed class EtcdClient : IDisposable
+{
+
+    private readonly EtcdOptions _options;
+    private readonly SslClientAuthenticationOptions _tls;
+    private readonly X509Certificate2? _ca;
+    private Http1Connection? _connection;
+    private int _preferred;
+    private string? _token;
+
+    public EtcdClient(EtcdOptions options)
+    {
+        if (options.Endpoints.Count == 0) throw new ArgumentException("no etcd endpoints", nameof(options));
+        _options = options;
+        var ssl = new SslClientAuthenticationOptions();
+        if (options.CaFile is not null)
+        {
+            _ca = LoadCa(options.CaFile);
+            // The configured CA is the only root: SslStream builds the server's chain with this policy and never
+            // opens the system trust store (/etc/ssl/certs, ~150 files parsed on every process start otherwise).
+            var policy = new X509ChainPolicy
+            {
+                TrustMode = X509ChainTrustMode.CustomRootTrust,
+                RevocationMode = X509RevocationMode.NoCheck,
+                DisableCertificateDownloads = true,
+            };
+            policy.CustomTrustStore.Add(_ca);
+            ssl.CertificateChainPolicy = policy;
+        }
+        if (options.CaFile is not null) TrustStore.Narrow(options.CaFile);
+        if (options.CertFile is not null || options.KeyFile is not null)
+        {
+            if (options.CertFile is null || options.KeyFile is null)
+                throw new EtcdSecurityException("certFile and keyFile must be given together");
+            ssl.ClientCertificates = [LoadClientCertificate(options.CertFile, options.KeyFile)];
+        }
+        _tls = ssl;
+    }
+
+    /// <summary>The endpoint that answered last (for messages).</summary>
+    public Uri CurrentEndpoint => _options.Endpoints[_preferred];
+
+    // ------------------------------------------------------------------ KV
+
+    /// <summary>The keys in [key, rangeEnd) (just <paramref name="key"/> when rangeEnd is null), linearizable.</summary>
+    public IReadOnlyList<KeyValue> Range(byte[] key, byte[]? rangeEnd = null, long limit = 0, bool keysOnly = false)
+    {
+        using var doc = Call("/v3/kv/range", w =>
+        {
+            WriteRange(w, new Op(OpKind.Range, key, rangeEnd, KeysOnly: keysOnly, Limit: limit));
+        });
+        return ReadKvs(doc.RootElement);
+    }
+
+    public KeyValue? Get(string key)
+    {
+        var kvs = Range(Compare.Utf8(key));
+        return kvs.Count > 0 ? kvs[0] : null;
+    }
+
+    public IReadOnlyList<KeyValue> GetPrefix(string prefix, bool keysOnly = false) =>
+        Range(Compare.Utf8(prefix), Op.PrefixEnd(prefix), keysOnly: keysOnly);
+
+    /// <summary>Writes one key; returns the revision of the write.</summary>
+    public long Put(string key, byte[] value, long lease = 0)
+    {
+        using var doc = Call("/v3/kv/put", w => WritePut(w, Op.Put(key, value, lease)));
+        return HeaderRevision(doc.RootElement);
+    }
+
+    /// <summary>Deletes [key, rangeEnd); returns how many keys went.</summary>
+    public long DeleteRange(byte[] key, byte[]? rangeEnd = null)
+    {
+        using var doc = Call("/v3/kv/deleterange", w => WriteDelete(w, new Op(OpKind.DeleteRange, key, rangeEnd)));
+        return Int64(doc.RootElement, "deleted");
+    }
+
+    /// <summary>An atomic transaction: when every compare holds, the success operations run, otherwise the failure ones.</summary>
+    public TxnResponse Txn(IReadOnlyList<Compare> compares, IReadOnlyList<Op> success, IReadOnlyList<Op>? failure = null)
+    {
+        using var doc = Call("/v3/kv/txn", w =>
+        {
+            w.WriteStartArray("compare");
+            foreach (var c in compares) WriteCompare(w, c);
+            w.WriteEndArray();
+            WriteOps(w, "success", success);
+            if (failure is { Count: > 0 }) WriteOps(w, "failure", failure);
+        });
+        var root = doc.RootElement;
+        bool succeeded = root.TryGetProperty("succeeded", out var s) && s.ValueKind == JsonValueKind.True;
+        var responses = new List<OpResponse>();
+        if (root.TryGetProperty("responses", out var list) && list.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var r in list.EnumerateArray())
+            {
+                if (r.TryGetProperty("response_range", out var range))
+                    responses.Add(new OpResponse(OpKind.Range, ReadKvs(range), 0, Bool(range, "more")));
+                else if (r.TryGetProperty("response_put", out _))
+                    responses.Add(new OpResponse(OpKind.Put, [], 0, false));
+                else if (r.TryGetProperty("response_delete_range", out var del))
+                    responses.Add(new OpResponse(OpKind.DeleteRange, [], Int64(del, "deleted"), false));
+                else
+                    throw new EtcdException("etcd answered a transaction with an operation response this client does not know");
+            }
+        }
+        return new TxnResponse(succeeded, HeaderRevision(root), responses);
+    }
+
+    // --------------------------------------------------------------- leases
+
+    /// <summary>Grants a lease of <paramref name="ttlSeconds"/>; returns its ID.</summary>
+    public long LeaseGrant(long ttlSeconds)
+    {
+        using var doc = Call("/v3/lease/grant", w => w.WriteString("TTL", ttlSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        return Int64(doc.RootElement, "ID");
+    }
+
+    /// <summary>Revokes a lease and deletes the keys attached to it.</summary>
+    public void LeaseRevoke(long id)
+    {
+        using var _ = Call("/v3/lease/revoke", w => w.WriteString("ID", id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    /// <summary>Renews a lease once; returns its remaining TTL in seconds (0 or less: the lease is gone).</summary>
+    public long LeaseKeepAliveOnce(long id)
+    {
+        using var doc = Call("/v3/lease/keepalive", w => w.WriteString("ID", id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var root = doc.RootElement;
+        return root.TryGetProperty("result", out var result) ? Int64(result, "TTL") : Int64(root, "TTL");
+    }
+
+    /// <summary>A linearizable read of one key: fails unless a quorum of members is up. For health checks.</summary>
+    public void CheckQuorum(string key) => Range(Compare.Utf8(key), limit: 1, keysOnly: true);
+
+    public void Dispose() => _connection?.Dispose();
+
+    // ------------------------------------------------------------ transport
+
+    /// <summary>
+    /// POSTs one request body (an object written by <paramref name="body"/>) to the first endpoint that answers,
+    /// authenticating first when a user is configured. Within the call's time budget: a refused or unreachable
+    /// endpoint, a member without a leader and a request etcd timed out move on to the next endpoint.
+    /// </summary>
+    private JsonDocument Call(string path, Action<Utf8JsonWriter> body)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            body(w);
+            w.WriteEndObject();
+        }
+        byte[] payload = buffer.WrittenSpan.ToArray();
+
+        long deadline = Environment.TickCount64 + (long)_options.Timeout.TotalMilliseconds;
+        var endpoints = _options.Endpoints;
+        string? lastProblem = null;
+        Exception? lastError = null;
+        // Each endpoint once, then again while time remains (a member may have got its leader back).
+        for (int attempt = 0; ; attempt++)
+        {
+            long remaining = deadline - Environment.TickCount64;
+            if (remaining <= 0 || (attempt >= endpoints.Count && attempt >= 3 * endpoints.Count)) break;
+            int index = (_preferred + attempt) % endpoints.Count;
+            var endpoint = endpoints[index];
+            if (attempt >= endpoints.Count) Thread.Sleep((int)Math.Min(100, remaining / 2));
+            try
+            {
+                if (_options.Username is not null && _token is null) _token = Authenticate(endpoint, deadline);
+                var doc = Post(endpoint, path, payload, deadline, out int status);
+                if (status == 200)
+                {
+                    _preferred = index;
+                    return doc;
+                }
+                var (code, message) = ReadError(doc);
+                doc.Dispose();
+                if (code == 16 && _options.Username is not null && _token is not null && message.Contains("token", StringComparison.OrdinalIgnoreCase))
+                {
+                    _token = null; // expired or revoked: authenticate again on the next attempt
+                    lastProblem = $"{endpoint}: {message}";
+                    continue;
+                }
+                if (IsUnavailable(code, message))
+                {
+                    lastProblem = $"{Describe(endpoint)}: {message}";
+                    continue;
+                }
+                if (code is 7 or 16)
+                    throw new EtcdSecurityException($"etcd at {Describe(endpoint)} refused the request: {message}") { GrpcCode = code };
+                throw new EtcdException($"etcd at {Describe(endpoint)}: {message}") { GrpcCode = code };
+            }
+            catch (AuthenticationException e)
+            {
+                DropConnection();
+                throw new EtcdSecurityException($"TLS with etcd at {Describe(endpoint)} failed: {TlsProblem(e)}", e);
+            }
+            catch (SocketException e)
+            {
+                DropConnection();
+                lastError = e;
+                lastProblem = $"{Describe(endpoint)}: {SocketProblem(e)}";
+            }
+            catch (IOException e)
+            {
+                DropConnection();
+                lastError = e;
+                lastProblem = $"{Describe(endpoint)}: {IOProblem(e)}";
+            }
+        }
+        throw new EtcdUnavailableException(
+            $"etcd unavailable: no endpoint answered within {_options.Timeout.TotalSeconds:0.###}s (last: {lastProblem ?? "no endpoint tried"})", lastError);
+    }
+
+    private JsonDocument Post(Uri endpoint, string path, byte[] payload, long deadline, out int status)
+    {
+        var headers = new List<(string, string)>(2)
+        {
+            // grpc-gateway passes Grpc-Metadata-* headers on as gRPC metadata; etcd refuses a request carrying
+            // "hasleader" at once when the member has no leader (rpctypes.MetadataRequireLeaderKey).
+            ("Grpc-Metadata-hasleader", "true"),
+        };
+        if (_token is not null && path != "/v3/auth/authenticate") headers.Add(("Authorization", _token));
+        byte[] bytes;
+        bool reused = _connection is { Broken: false } c && c.Endpoint == endpoint;
+        if (!reused)
+        {
+            _connection?.Dispose();
+            _connection = null;
+            _connection = Http1Connection.Open(endpoint, _tls, deadline);
+        }
+        try
+        {
+            (status, bytes) = _connection!.Post(path, payload, headers, deadline);
+        }
+        catch (IOException) when (reused && Environment.TickCount64 < deadline)
+        {
+            // The kept-alive connection was closed by the member since the last request: once more on a new one.
+            _connection!.Dispose();
+            _connection = Http1Connection.Open(endpoint, _tls, deadline);
+            (status, bytes) = _connection.Post(path, payload, headers, deadline);
+        }
+        if (_connection.Broken)
+        {
+            _connection.Dispose();
+            _connection = null;
+        }
+        try
+        {
+            return JsonDocument.Parse(bytes);
+        }
+        catch (JsonException e)
+        {
+            string text = Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 200)).Trim();
+            // etcd's gateway refuses, when authentication is on, every client certificate with a CommonName (the
+            // CN would name the user on gRPC; on the gateway it is not used, and etcd says so rather than ignore it).
+            if (text.Contains("CommonName", StringComparison.Ordinal))
+                throw new EtcdSecurityException($"etcd at {Describe(endpoint)} refused the request: {text}; with authentication enabled, " +
+                    "etcd's JSON gateway accepts only client certificates without a CommonName (CN): use such a certificate with username/passwordFile");
+            throw new EtcdException($"etcd at {Describe(endpoint)} answered HTTP {status}: {text}", e);
+        }
+    }
+
+    private string Authenticate(Uri endpoint, long deadline)
+    {
+        string password;
+        try
+        {
+            password = File.ReadAllText(_options.PasswordFile ?? throw new EtcdSecurityException("username is set but passwordFile is not")).TrimEnd('\r', '\n');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new EtcdSecurityException($"cannot read passwordFile {_options.PasswordFile}: {e.GetType().Name}");
+        }
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("name", _options.Username);
+            w.WriteString("password", password);
+            w.WriteEndObject();
+        }
+        using var doc = Post(endpoint, "/v3/auth/authenticate", buffer.WrittenSpan.ToArray(), deadline, out int status);
+        if (status != 200)
+        {
+            var (code, message) = ReadError(doc);
+            if (IsUnavailable(code, message)) throw new IOException(message);
+            // etcd's message for a wrong user or password names neither.
+            throw new EtcdSecurityException($"etcd at {Describe(endpoint)} refused the credentials of user '{_options.Username}': {message}") { GrpcCode = code };
+        }
+        if (!doc.RootElement.TryGetProperty("token", out var t) || t.GetString() is not { Length: > 0 } token)
+            throw new EtcdSecurityException($"etcd at {Describe(endpoint)} gave no token (is authentication enabled?)");
+        return token;
+    }
+
+    private static bool IsUnavailable(int code, string message) =>
+        code is 14 or 4 // Unavailable, DeadlineExceeded
+        || message.Contains("no leader", StringComparison.Ordinal)
+        || message.Contains("request timed out", StringComparison.Ordinal)
+        || message.Contains("leader changed", StringComparison.Ordinal)
+        || message.Contains("too many requests", StringComparison.Ordinal);
+
+    private static (int Code, string Message) ReadError(JsonDocument doc)
+    {
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object) return (0, "unreadable error");
+        int code = root.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt32() : 0;
+        string message = root.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()!
+            : root.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString()! : "unknown error";
+        return (code, message);
+    }
+
+    /// <summary>The endpoint without any user information it might carry.</summary>
+    private static string Describe(Uri endpoint) => endpoint.GetComponents(UriComponents.SchemeAndServer, UriFormat.UriEscaped);
+
+    private void DropConnection()
+    {
+        _connection?.Dispose();
+        _connection = null;
+    }
+
+    private static string TlsProblem(AuthenticationException e) =>
+        e.InnerException is { } inner && inner.Message.Length > 0
+            ? $"{e.Message} ({inner.Message}); check caFile, certFile and keyFile"
+            : $"{e.Message}; check caFile, certFile and keyFile";
+
+    private static string SocketProblem(SocketException s) => s.SocketErrorCode switch
+    {
+        SocketError.ConnectionRefused => "connection refused",
+        SocketError.TimedOut => "no answer in time",
+        SocketError.HostUnreachable or SocketError.NetworkUnreachable => "unreachable",
+        _ => s.Message,
+    };
+
+    private static string IOProblem(IOException e)
+    {
+        if (e.InnerException is SocketException s) return SocketProblem(s);
+        // A member that does not accept the client certificate closes the connection right after the handshake.
+        return $"{e.Message} (the connection was closed: does etcd accept the client certificate?)";
+    }
+
+    // ----------------------------------------------------------------- TLS
+
+    private static X509Certificate2 LoadCa(string path)
+    {
+        try
+        {
+            var collection = new X509Certificate2Collection();
+            collection.ImportFromPemFile(path);
+            if (collection.Count == 0) throw new EtcdSecurityException($"caFile {path} holds no certificate");
+            return collection[0];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+        {
+            throw new EtcdSecurityException($"cannot read caFile {path}: {e.Message}");
+        }
+    }
+
+    private static X509Certificate2 LoadClientCertificate(string certFile, string keyFile)
+    {
+        try
+        {
+            return X509Certificate2.CreateFromPemFile(certFile, keyFile);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            // The message names the files, never their content.
+            throw new EtcdSecurityException($"cannot load the client certificate {certFile} with key {keyFile}: {e.GetType().Name}");
+        }
+    }
+
+    // ---------------------------------------------------------- JSON shapes
+
+    private static void WriteOps(Utf8JsonWriter w, string name, IReadOnlyList<Op> ops)
+    {
+        w.WriteStartArray(name);
+        foreach (var op in ops)
+        {
+            w.WriteStartObject();
+            switch (op.Kind)
+            {
+                case OpKind.Range: w.WriteStartObject("request_range"); WriteRange(w, op); w.WriteEndObject(); break;
+                case OpKind.Put: w.WriteStartObject("request_put"); WritePut(w, op); w.WriteEndObject(); break;
+                case OpKind.DeleteRange: w.WriteStartObject("request_delete_range"); WriteDelete(w, op); w.WriteEndObject(); break;
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    private static void WriteRange(Utf8JsonWriter w, Op op)
+    {
+        w.WriteBase64String("key", op.Key);
+        if (op.RangeEnd is not null) w.WriteBase64String("range_end", op.RangeEnd);
+        if (op.Limit > 0) w.WriteString("limit", op.Limit.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (op.KeysOnly) w.WriteBoolean("keys_only", true);
+        if (op.Serializable) w.WriteBoolean("serializable", true);
+    }
+
+    private static void WritePut(Utf8JsonWriter w, Op op)
+    {
+        w.WriteBase64String("key", op.Key);
+        w.WriteBase64String("value", op.Value ?? []);
+        if (op.Lease != 0) w.WriteString("lease", op.Lease.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private static void WriteDelete(Utf8JsonWriter w, Op op)
+    {
+        w.WriteBase64String("key", op.Key);
+        if (op.RangeEnd is not null) w.WriteBase64String("range_end", op.RangeEnd);
+    }
+
+    private static void WriteCompare(Utf8JsonWriter w, Compare c)
+    {
+        w.WriteStartObject();
+        w.WriteString("result", c.Result switch
+        {
+            CompareResult.Equal => "EQUAL",
+            CompareResult.Greater => "GREATER",
+            CompareResult.Less => "LESS",
+            _ => "NOT_EQUAL",
+        });
+        w.WriteString("target", c.Target switch
+        {
+            CompareTarget.Version => "VERSION",
+            CompareTarget.Create => "CREATE",
+            CompareTarget.Mod => "MOD",
+            CompareTarget.Value => "VALUE",
+            _ => "LEASE",
+        });
+        w.WriteBase64String("key", c.Key);
+        string n = c.Number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        switch (c.Target)
+        {
+            case CompareTarget.Version: w.WriteString("version", n); break;
+            case CompareTarget.Create: w.WriteString("create_revision", n); break;
+            case CompareTarget.Mod: w.WriteString("mod_revision", n); break;
+            case CompareTarget.Value: w.WriteBase64String("value", c.Value ?? []); break;
+            case CompareTarget.Lease: w.WriteString("lease", n); break;
+        }
+        w.WriteEndObject();
+    }
+
+    private static List<KeyValue> ReadKvs(JsonElement range)
+    {
+        var list = new List<KeyValue>();
+        if (!range.TryGetProperty("kvs", out var kvs) || kvs.ValueKind != JsonValueKind.Array) return list;
+        foreach (var kv in kvs.EnumerateArray())
+        {
+            list.Add(new KeyValue(
+                Bytes(kv, "key"), Bytes(kv, "value"),
+                Int64(kv, "create_revision"), Int64(kv, "mod_revision"), Int64(kv, "version"), Int64(kv, "lease")));
+        }
+        return list;
+    }
+
+    private static long HeaderRevision(JsonElement root) =>
+        root.TryGetProperty("header", out var h) ? Int64(h, "revision") : 0;
+
+    private static byte[] Bytes(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetBytesFromBase64() : [];
+
+    private static bool Bool(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
+
+    /// <summary>An int64 field: a string in proto3 JSON, a number from some gateways, absent when zero.</summary>
+    internal static long Int64(JsonElement obj, string name)
+    {
+        if (!obj.TryGetProperty(name, out var v)) return 0;
+        return v.ValueKind switch
+        {
+            JsonValueKind.String when long.TryParse(v.GetString(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long n) => n,
+            JsonValueKind.Number when v.TryGetInt64(out long n) => n,
+            _ => throw new EtcdException($"etcd answered a non-integer '{name}'"),
+        };
+    }
+}

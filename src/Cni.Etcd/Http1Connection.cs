@@ -1,0 +1,230 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Cni.Etcd;
+
+/// <summary>
+/// One HTTP/1.1 connection to one etcd endpoint (TLS or plain), used synchronously on the calling thread: a
+/// blocking socket with a connect deadline, <see cref="SslStream"/>'s synchronous handshake, POST requests with a
+/// Content-Length body, responses with Content-Length or chunked bodies, kept alive between requests. A plugin
+/// process makes one to three requests on one connection; HttpClient's pool, async state machines and thread-pool
+/// threads cost more CPU than the requests themselves (bench/etcd-probe).
+/// </summary>
+internal sealed class Http1Connection : IDisposable
+{
+    private readonly Socket _socket;
+    private readonly Stream _stream;
+    private readonly string _hostHeader;
+    private readonly byte[] _buffer = new byte[16 * 1024];
+    private int _start, _end;
+
+    public Uri Endpoint { get; }
+    public bool Broken { get; private set; }
+
+    private Http1Connection(Uri endpoint, Socket socket, Stream stream)
+    {
+        Endpoint = endpoint;
+        _socket = socket;
+        _stream = stream;
+        _hostHeader = endpoint.IsDefaultPort ? endpoint.IdnHost : $"{endpoint.IdnHost}:{endpoint.Port}";
+    }
+
+    /// <summary>Connects (and, for https, completes the TLS handshake) before <paramref name="deadline"/> (Environment.TickCount64).</summary>
+    public static Http1Connection Open(Uri endpoint, SslClientAuthenticationOptions? tls, long deadline)
+    {
+        IPAddress[] addresses = IPAddress.TryParse(endpoint.IdnHost.Trim('[', ']'), out var ip) ? [ip] : Dns.GetHostAddresses(endpoint.IdnHost);
+        SocketException? last = null;
+        foreach (var address in addresses)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                ConnectBefore(socket, new IPEndPoint(address, endpoint.Port), deadline);
+                SetTimeouts(socket, deadline);
+                Stream stream = new NetworkStream(socket, ownsSocket: false);
+                if (endpoint.Scheme == "https")
+                {
+                    var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                    var options = tls ?? new SslClientAuthenticationOptions();
+                    options.TargetHost = endpoint.IdnHost.Trim('[', ']');
+                    ssl.AuthenticateAsClient(options);
+                    stream = ssl;
+                }
+                return new Http1Connection(endpoint, socket, stream);
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                last = e;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+        throw last ?? new SocketException((int)SocketError.HostNotFound);
+    }
+
+    private static void ConnectBefore(Socket socket, EndPoint target, long deadline)
+    {
+        socket.Blocking = false;
+        try
+        {
+            socket.Connect(target);
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+        {
+            long remaining = deadline - Environment.TickCount64;
+            if (remaining <= 0 || !socket.Poll(checked((int)Math.Min(remaining * 1000, int.MaxValue)), SelectMode.SelectWrite))
+                throw new SocketException((int)SocketError.TimedOut);
+            int error = (int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
+            if (error != 0) throw new SocketException(error);
+        }
+        socket.Blocking = true;
+    }
+
+    private static void SetTimeouts(Socket socket, long deadline)
+    {
+        int ms = (int)Math.Clamp(deadline - Environment.TickCount64, 1, int.MaxValue);
+        socket.SendTimeout = ms;
+        socket.ReceiveTimeout = ms;
+    }
+
+    /// <summary>POSTs <paramref name="body"/> as JSON; returns the status and the response body.</summary>
+    public (int Status, byte[] Body) Post(string path, byte[] body, IReadOnlyList<(string Name, string Value)> headers, long deadline)
+    {
+        try
+        {
+            SetTimeouts(_socket, deadline);
+            var head = new StringBuilder(256);
+            head.Append("POST ").Append(path).Append(" HTTP/1.1\r\nHost: ").Append(_hostHeader)
+                .Append("\r\nContent-Type: application/json\r\nContent-Length: ").Append(body.Length).Append("\r\n");
+            foreach (var (name, value) in headers) head.Append(name).Append(": ").Append(value).Append("\r\n");
+            head.Append("\r\n");
+            byte[] headBytes = Encoding.ASCII.GetBytes(head.ToString());
+            byte[] request = new byte[headBytes.Length + body.Length];
+            headBytes.CopyTo(request, 0);
+            body.CopyTo(request, headBytes.Length);
+            _stream.Write(request);
+            _stream.Flush();
+            return ReadResponse();
+        }
+        catch
+        {
+            Broken = true;
+            throw;
+        }
+    }
+
+    private (int, byte[]) ReadResponse()
+    {
+        string statusLine = ReadLine();
+        // "HTTP/1.1 200 OK"
+        if (statusLine.Length < 12 || !statusLine.StartsWith("HTTP/1.", StringComparison.Ordinal) ||
+            !int.TryParse(statusLine.AsSpan(9, 3), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int status))
+            throw new IOException("malformed HTTP status line from etcd");
+        long length = -1;
+        bool chunked = false, close = statusLine.StartsWith("HTTP/1.0", StringComparison.Ordinal);
+        for (string line = ReadLine(); line.Length > 0; line = ReadLine())
+        {
+            int colon = line.IndexOf(':');
+            if (colon <= 0) continue;
+            var name = line.AsSpan(0, colon).Trim();
+            var value = line.AsSpan(colon + 1).Trim();
+            if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+                length = long.Parse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture);
+            else if (name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
+                chunked = value.Contains("chunked", StringComparison.OrdinalIgnoreCase);
+            else if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
+                close |= value.Equals("close", StringComparison.OrdinalIgnoreCase);
+        }
+        byte[] body;
+        if (chunked)
+        {
+            var ms = new MemoryStream();
+            while (true)
+            {
+                string size = ReadLine();
+                int semi = size.IndexOf(';');
+                int n = int.Parse(semi >= 0 ? size.AsSpan(0, semi) : size.AsSpan(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+                if (n == 0)
+                {
+                    while (ReadLine().Length > 0) { } // trailers
+                    break;
+                }
+                ReadExactly(ms, n);
+                if (ReadLine().Length != 0) throw new IOException("malformed chunk from etcd");
+            }
+            body = ms.ToArray();
+        }
+        else if (length >= 0)
+        {
+            if (length > 64 * 1024 * 1024) throw new IOException("etcd response too large");
+            var ms = new MemoryStream((int)length);
+            ReadExactly(ms, (int)length);
+            body = ms.ToArray();
+        }
+        else
+        {
+            var ms = new MemoryStream();
+            while (Fill()) { ms.Write(_buffer, _start, _end - _start); _start = _end; }
+            body = ms.ToArray();
+            close = true;
+        }
+        if (close) Broken = true;
+        return (status, body);
+    }
+
+    private bool Fill()
+    {
+        if (_start == _end) _start = _end = 0;
+        if (_end == _buffer.Length)
+        {
+            Array.Copy(_buffer, _start, _buffer, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+        int n = _stream.Read(_buffer, _end, _buffer.Length - _end);
+        if (n <= 0) return false;
+        _end += n;
+        return true;
+    }
+
+    private string ReadLine()
+    {
+        while (true)
+        {
+            int nl = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
+            if (nl >= 0)
+            {
+                int stop = nl > _start && _buffer[nl - 1] == '\r' ? nl - 1 : nl;
+                string line = Encoding.ASCII.GetString(_buffer, _start, stop - _start);
+                _start = nl + 1;
+                return line;
+            }
+            if (_end - _start >= _buffer.Length) throw new IOException("HTTP header line too long from etcd");
+            if (!Fill()) throw new IOException("etcd closed the connection");
+        }
+    }
+
+    private void ReadExactly(MemoryStream into, int count)
+    {
+        while (count > 0)
+        {
+            if (_start == _end && !Fill()) throw new IOException("etcd closed the connection in the middle of a response");
+            int n = Math.Min(count, _end - _start);
+            into.Write(_buffer, _start, n);
+            _start += n;
+            count -= n;
+        }
+    }
+
+    public void Dispose()
+    {
+        _stream.Dispose();
+        _socket.Dispose();
+    }
+}
