@@ -14,12 +14,19 @@
 # scenario-timeout: 3600
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/faults.sh"
-# Six cases, each ADD and DEL, with errors and with kills, for every faulted system call; FAULT_SYSCALLS or
-# FAULT_CASES narrow a run, and then it expects nothing.
-if [ -z "${FAULT_SYSCALLS:-}${FAULT_CASES:-}" ]; then expect_checks $((6 * 2 * 2 * $(wc -w <<<"$(fault_syscalls)"))); fi
+# By default six cases (bridge, portmap, host-local, loopback, macvlan, vxlan), each ADD and DEL, with errors and with
+# kills, for every faulted system call. The cases of the plugins added later (tuning, bandwidth, firewall, ptp,
+# static) run with FAULT_CASES=all or by name: they still find faults (see the README), so they are not in CI's run
+# yet. FAULT_SYSCALLS or FAULT_CASES narrow a run, and then it expects nothing.
+FAULT_DEFAULT_CASES="bridge portmap host-local loopback macvlan vxlan"
+case "${FAULT_CASES:-}" in
+all) FAULT_CASES="$FAULT_DEFAULT_CASES tuning bandwidth firewall ptp static" ;;
+"") if [ -z "${FAULT_SYSCALLS:-}" ]; then expect_checks $((6 * 2 * 2 * $(wc -w <<<"$(fault_syscalls)"))); fi
+    FAULT_CASES="$FAULT_DEFAULT_CASES" ;;
+esac
 
 require_cmd strace nsenter nft jq || finish
-for p in bridge host-local portmap macvlan loopback vxlan; do
+for p in bridge host-local portmap macvlan loopback vxlan ptp static tuning bandwidth firewall; do
     if [ ! -x "$CNI_BIN_DIR/$p" ]; then
         skip "no $p plugin at $CNI_BIN_DIR/$p (run ./build.sh)"
         finish
@@ -133,6 +140,16 @@ r0=$(attach "$NODE" bridge base0 "$C0" "$BRIDGE_CONF") || { check "baseline cont
 PORTMAP_BASE=$(jq -c -n '{cniVersion: "1.0.0", name: "faultnet", type: "portmap", capabilities: {portMappings: true}, snat: true}')
 pm0=$(jq -c '. + {runtimeConfig: {portMappings: [{hostPort: 18080, containerPort: 80, protocol: "tcp"}]}}' <<<"$PORTMAP_BASE")
 attach "$NODE" portmap base0 "$C0" "$(with_prev "$pm0" "$r0")" >/dev/null || { check "baseline port mapping" false; finish; }
+# The chained meta plugins, each also used by the baseline tenant (the firewall's shared chains exist then).
+TUNING_CONF=$(jq -c -n --arg dir "$IPAM/tuning" '{cniVersion: "1.0.0", name: "faultnet", type: "tuning", dataDir: $dir,
+    mtu: 1400, promisc: true, sysctl: {"net.ipv4.conf.IFNAME.arp_ignore": "1"}}')
+BW_CONF=$(jq -c -n '{cniVersion: "1.0.0", name: "faultnet", type: "bandwidth", ingressRate: 8000000, ingressBurst: 80000,
+    egressRate: 8000000, egressBurst: 80000}')
+FW_CONF=$(jq -c -n '{cniVersion: "1.0.0", name: "faultnet", type: "firewall"}')
+for meta in TUNING_CONF BW_CONF FW_CONF; do
+    plugin=$(jq -r .type <<<"${!meta}")
+    attach "$NODE" "$plugin" base0 "$C0" "$(with_prev "${!meta}" "$r0")" >/dev/null || { check "baseline $plugin" false; finish; }
+done
 
 run_case bridge bridge "$NODE" "$C1" "$BRIDGE_CONF"
 
@@ -141,6 +158,14 @@ r1=$(attach "$NODE" bridge fc-portmap "$C1" "$BRIDGE_CONF") || { check "bridge f
 pm1=$(jq -c '. + {runtimeConfig: {portMappings: [{hostPort: 18081, containerPort: 80, protocol: "tcp"}, {hostPort: 15353, containerPort: 53, protocol: "udp"}]}}' <<<"$PORTMAP_BASE")
 run_case portmap portmap "$NODE" "$C1" "$(with_prev "$pm1" "$r1")" "$pm1"
 plugin_call "$NODE" bridge DEL fc-portmap eth0 "$(netns_path "$C1")" "$BRIDGE_CONF"
+
+# tuning, bandwidth and firewall, chained the same way.
+for meta in TUNING_CONF BW_CONF FW_CONF; do
+    plugin=$(jq -r .type <<<"${!meta}")
+    r1=$(attach "$NODE" bridge "fc-$plugin" "$C1" "$BRIDGE_CONF") || { check "bridge for the $plugin case" false; finish; }
+    run_case "$plugin" "$plugin" "$NODE" "$C1" "$(with_prev "${!meta}" "$r1")" "$(with_prev "${!meta}" "$r1")"
+    plugin_call "$NODE" bridge DEL "fc-$plugin" eth0 "$(netns_path "$C1")" "$BRIDGE_CONF"
+done
 
 # host-local alone and loopback.
 HL_CONF=$(jq -c -n --arg dir "$IPAM" '{cniVersion: "1.0.0", name: "hlnet", ipam: {type: "host-local", dataDir: $dir, ranges: [[{subnet: "10.124.0.0/24"}], [{subnet: "fd00:124::/64"}]]}}')
@@ -167,5 +192,15 @@ VX_CONF=$(jq -c -n --arg dir "$IPAM" '{cniVersion: "1.0.0", name: "vxnet", type:
 new_netns C2 c2 || exit 1
 attach "$NODE" vxlan base-vx "$C2" "$VX_CONF" >/dev/null || { check "baseline vxlan container" false; finish; }
 run_case vxlan vxlan "$NODE" "$C1" "$VX_CONF"
+
+# ptp (masquerade, host-local in-process) and static IPAM.
+PTP_CONF=$(jq -c -n --arg dir "$IPAM" '{cniVersion: "1.0.0", name: "ptpnet", type: "ptp", ipMasq: true, mtu: 1400,
+    ipam: {type: "host-local", dataDir: $dir, ranges: [[{subnet: "10.128.0.0/24"}]], routes: [{dst: "0.0.0.0/0"}]}}')
+new_netns C5 c5 || exit 1
+attach "$NODE" ptp base-ptp "$C5" "$PTP_CONF" >/dev/null || { check "baseline ptp container" false; finish; }
+run_case ptp ptp "$NODE" "$C1" "$PTP_CONF"
+STATIC_CONF=$(jq -c -n '{cniVersion: "1.0.0", name: "stnet", ipam: {type: "static",
+    addresses: [{address: "10.129.0.5/24", gateway: "10.129.0.1"}], routes: [{dst: "0.0.0.0/0"}]}}')
+run_case static static "$NODE" "$C1" "$STATIC_CONF"
 
 finish

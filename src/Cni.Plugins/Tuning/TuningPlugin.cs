@@ -57,9 +57,14 @@ public sealed class TuningPlugin : CniPlugin
         using var rollback = new Rollback();
         if (!backup.IsEmpty)
         {
+            // Registered before the save: a save that fails half-way leaves no file. The file goes only once the
+            // values are back; a restore that fails keeps it, for the runtime's DEL to finish the job.
+            rollback.Add("restore the previous values, then delete the saved ones", () =>
+            {
+                Restore(netns, container, request.IfName, backup);
+                File.Delete(file);
+            });
             backup.Save(file);
-            rollback.Add("delete the saved values", () => File.Delete(file));
-            rollback.Add("restore the previous values", () => Restore(netns, container, request.IfName, backup));
         }
 
         if (o.Sysctls.Count > 0)
@@ -103,7 +108,7 @@ public sealed class TuningPlugin : CniPlugin
     /// <summary>
     /// DEL: restores what ADD saved (sysctls, MAC, MTU, promiscuous and all-multicast modes, txQLen) and deletes the
     /// file. Idempotent: no file, no namespace or no interface leaves nothing to restore. A value that cannot be restored
-    /// is reported, after the others were tried; the file is deleted anyway so a repeated DEL succeeds.
+    /// is reported, after the others were tried, and the file is kept so that a repeated DEL restores it.
     /// </summary>
     public override void Del(CniRequest request)
     {
@@ -136,7 +141,9 @@ public sealed class TuningPlugin : CniPlugin
                 Restore(netns, container, request.IfName, backup);
             });
         }
-        failures.Try($"delete {file}", () => File.Delete(file));
+        // The file goes only when the values are back: a DEL that failed to restore them fails, and the runtime's
+        // next DEL finds the file and tries again (found by failing each system call of DEL in turn).
+        if (!failures.Any) failures.Try($"delete {file}", () => File.Delete(file));
         failures.ThrowIfAny();
     }
 
