@@ -45,6 +45,7 @@ EOF
   chmod +x "$WORK/bin/$p"
 done
 sed "s|@DATADIR@|$WORK/data|g" "$ROOT/bench/templates/chain-portmap.conflist" > "$WORK/conf/soak.conflist"
+NET=$(jq -r .name "$WORK/conf/soak.conflist")
 # host-local's in-process mode needs the plugin's own build ID on CNI_PATH: the copies keep it.
 
 ip netns add "$NODE"
@@ -56,7 +57,7 @@ cni() { # OP I -> exit status of the cnitool
   ip netns exec "$NODE" env NETCONFPATH="$WORK/conf" CNI_PATH="$WORK/bin" CNI_CACHE_DIR="$WORK/cache" \
     CNI_CONTAINERID="soak-$i" \
     CAP_ARGS="{\"portMappings\":[{\"hostPort\":$((30000 + i)),\"containerPort\":80,\"protocol\":\"tcp\"},{\"hostPort\":$((30000 + i)),\"containerPort\":53,\"protocol\":\"udp\"}]}" \
-    timeout 60 "$CNITOOL" "$1" soak "/var/run/netns/cnis-c$i-$TAG" >/dev/null 2>&1
+    timeout 60 "$CNITOOL" "$1" "$NET" "/var/run/netns/cnis-c$i-$TAG" >/dev/null 2>&1
 }
 
 worker() { # W: cycles W, W+WORKERS, ... on containers W, W+WORKERS, ...
@@ -79,15 +80,15 @@ end=$(date +%s)
 
 # GC with no valid attachment (the list's plugins get CNI_COMMAND=GC through the cnitool).
 ip netns exec "$NODE" env NETCONFPATH="$WORK/conf" CNI_PATH="$WORK/bin" CNI_CACHE_DIR="$WORK/cache" CNI_VALID_ATTACHMENTS='[]' \
-  timeout 60 "$CNITOOL" gc soak >/dev/null 2>&1 || echo "gc failed" >> "$WORK/errors"
+  timeout 60 "$CNITOOL" gc "$NET" >/dev/null 2>&1 || echo "gc failed" >> "$WORK/errors"
 
 veths=$(ip -n "$NODE" -o link show type veth | wc -l)
 elements=$(ip netns exec "$NODE" nft -j list ruleset 2>/dev/null | jq '[.nftables[] | select(.set? or .map?) | (.set // .map) | (.elem // [])[] ] | length')
 conntrack=$(ip netns exec "$NODE" conntrack -L 2>/dev/null | grep -c 'dport=3[0-9][0-9][0-9][0-9] ' || true)
 reservations=$(find "$WORK/data" -type f -name '10.*' | wc -l)
 stale_locks=$(find "$WORK/data" -name '*.lock' -o -name '*.tmp*' | wc -l)
-kills=$(wc -l < "$WORK/kills" 2>/dev/null || echo 0)
-errors=$(wc -l < "$WORK/errors" 2>/dev/null || echo 0)
+kills=$(cat "$WORK/kills" 2>/dev/null | wc -l)
+errors=$(cat "$WORK/errors" 2>/dev/null | wc -l)
 sort -n -m "$WORK"/times/* | sort -n > "$WORK/all"
 first=$(head -n 1000 "$WORK/all" | awk '{s += $2} END {printf "%.2f", s / NR / 1000}')
 last=$(tail -n 1000 "$WORK/all" | awk '{s += $2} END {printf "%.2f", s / NR / 1000}')

@@ -8,6 +8,7 @@
 #  A macvlan container interface (no veth peer) is refused with a clear error. The top-level
 #  ingressRate/egressRate form works the same. GC removes the IFB of an attachment that is not valid.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+expect_checks 29
 
 for p in bridge host-local bandwidth; do
     if [ ! -x "$CNI_BIN_DIR/$p" ]; then

@@ -11,6 +11,7 @@
 # wrong password appears in no output.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/etcd-cluster.sh"
+expect_checks 49
 
 if [ ! -x "$CNI_BIN_DIR/cluster-ipam" ] || [ ! -x "$CNI_BIN_DIR/bridge" ]; then
     skip "no cluster-ipam or bridge plugin in $CNI_BIN_DIR (run ./build.sh)"

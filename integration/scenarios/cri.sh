@@ -25,6 +25,7 @@
 # RemovePodSandbox succeeds and the sandbox is gone. Skips only when containerd is not installed.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/runtimes.sh"
+expect_checks 49
 
 # Only a machine without containerd skips; anything else missing is a failure (./build.sh test_deps installs it).
 if ! command -v containerd >/dev/null 2>&1; then

@@ -8,6 +8,7 @@
 #  the rules of attachments that are not valid; ingressPolicy same-bridge drops traffic between two such bridges;
 #  backend firewalld is refused clearly. The policy DROP and iptables' own rules are left as they were.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+expect_checks 38
 
 for p in bridge host-local firewall; do
     if [ ! -x "$CNI_BIN_DIR/$p" ]; then

@@ -7,6 +7,7 @@
 # same shape with names, MACs and sandboxes normalised (tuning's MAC compared exactly); CHECK passes on ours
 # (and on the reference's ptp; its tuning 1.1.1 CHECK does not substitute IFNAME).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+expect_checks 46
 
 for p in static ptp tuning host-local; do
     if [ ! -x "$CNI_BIN_DIR/$p" ] || [ ! -x "$REF_BIN_DIR/$p" ]; then

@@ -8,6 +8,7 @@
 # - CHECK passes, fails after a host route is deleted;
 # - DEL, DEL again, DEL after the netns is gone: no link, route, address, nft element or lease left.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+expect_checks 32
 
 for p in ptp host-local; do
     if [ ! -x "$CNI_BIN_DIR/$p" ]; then

@@ -6,6 +6,7 @@
 # - tuning gives the interface the mac capability's MAC; CHECK passes (static's CHECK included);
 # - DEL, DEL again: no macvlan, no tuning state left; DEL without a namespace succeeds.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+expect_checks 24
 
 for p in macvlan static tuning; do
     if [ ! -x "$CNI_BIN_DIR/$p" ]; then

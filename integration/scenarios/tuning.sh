@@ -8,6 +8,7 @@
 #   private mount namespace) is refused, changes nothing in the container, and the DEL a runtime sends after a
 #   failed ADD leaves nothing behind (libcni does not undo the plugins before the failing one: the runtime's DEL does).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+expect_checks 30
 
 for p in tuning bridge host-local; do
     if [ ! -x "$CNI_BIN_DIR/$p" ]; then
