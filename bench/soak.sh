@@ -87,8 +87,8 @@ elements=$(ip netns exec "$NODE" nft -j list ruleset 2>/dev/null | jq '[.nftable
 conntrack=$(ip netns exec "$NODE" conntrack -L 2>/dev/null | grep -c 'dport=3[0-9][0-9][0-9][0-9] ' || true)
 reservations=$(find "$WORK/data" -type f -name '10.*' | wc -l)
 stale_locks=$(find "$WORK/data" -name '*.lock' -o -name '*.tmp*' | wc -l)
-kills=$(cat "$WORK/kills" 2>/dev/null | wc -l)
-errors=$(cat "$WORK/errors" 2>/dev/null | wc -l)
+kills=$( { cat "$WORK/kills" 2>/dev/null || true; } | wc -l)
+errors=$( { cat "$WORK/errors" 2>/dev/null || true; } | wc -l)
 sort -n -m "$WORK"/times/* | sort -n > "$WORK/all"
 first=$(head -n 1000 "$WORK/all" | awk '{s += $2} END {printf "%.2f", s / NR / 1000}')
 last=$(tail -n 1000 "$WORK/all" | awk '{s += $2} END {printf "%.2f", s / NR / 1000}')
