@@ -83,7 +83,10 @@ ip netns exec "$NODE" env NETCONFPATH="$WORK/conf" CNI_PATH="$WORK/bin" CNI_CACH
   timeout 60 "$CNITOOL" gc "$NET" >/dev/null 2>&1 || echo "gc failed" >> "$WORK/errors"
 
 veths=$(ip -n "$NODE" -o link show type veth | wc -l)
-elements=$(ip netns exec "$NODE" nft -j list ruleset 2>/dev/null | jq '[.nftables[] | select(.set? or .map?) | (.set // .map) | (.elem // [])[] ] | length')
+# Elements that belong to a container (their comment names it); the network's own (its subnet's masquerade
+# exemption and hairpin source, commented with the network name) stay while the network is configured.
+elements=$(ip netns exec "$NODE" nft -j list ruleset 2>/dev/null | jq --arg net "$NET" \
+  '[.nftables[] | select(.set? or .map?) | (.set // .map) | (.elem // [])[] | select((.elem.comment? // "") != $net)] | length')
 conntrack=$(ip netns exec "$NODE" conntrack -L 2>/dev/null | grep -c 'dport=3[0-9][0-9][0-9][0-9] ' || true)
 reservations=$(find "$WORK/data" -type f -name '10.*' | wc -l)
 stale_locks=$(find "$WORK/data" -name '*.lock' -o -name '*.tmp*' | wc -l)
@@ -94,6 +97,9 @@ first=$(head -n 1000 "$WORK/all" | awk '{s += $2} END {printf "%.2f", s / NR / 1
 last=$(tail -n 1000 "$WORK/all" | awk '{s += $2} END {printf "%.2f", s / NR / 1000}')
 ratio=$(awk -v a="$first" -v b="$last" 'BEGIN {printf "%.2f", b / a}')
 echo "cycles $CYCLES in $((end - start)) s; plugin processes killed: $kills; DEL failures: $errors"
+if [ "$elements" != 0 ]; then
+  ip netns exec "$NODE" nft -j list ruleset | jq -c --arg net "$NET" '.nftables[] | select(.set? or .map?) | (.set // .map) | select(.elem) | {name, elem: [.elem[] | select((.elem.comment? // "") != $net)]}' >&2
+fi
 echo "left after GC: veths $veths, nft elements $elements, conntrack entries $conntrack, reservations $reservations, stale lock/temp files $stale_locks"
 echo "mean cycle (ADD+DEL) ms: first 1000 $first, last 1000 $last, ratio $ratio (limit 1.2)"
 [ "$veths" = 0 ] && [ "$elements" = 0 ] && [ "$conntrack" = 0 ] && [ "$reservations" = 0 ] && [ "$stale_locks" = 0 ] && [ "$errors" = 0 ] &&
