@@ -53,6 +53,19 @@ busybox_rootfs_tar() {
     tar -C "$root" -cf "$out" . && rm -rf -- "$root"
 }
 
+# node_with_client PREFIX : namespaces NODE (the runtime's host) and CLIENT (a machine outside it), joined by a veth:
+# the node's uplink0 is PREFIX.1/24, the client's eth0 PREFIX.2/24. Exits the scenario when they cannot be made.
+node_with_client() {
+    local prefix="$1"
+    new_netns NODE node || exit 1
+    new_netns CLIENT client || exit 1
+    ip -n "$NODE" link add uplink0 type veth peer name eth0 netns "$CLIENT" || exit 1
+    ip -n "$NODE" addr add "$prefix.1/24" dev uplink0
+    ip -n "$NODE" link set uplink0 up
+    ip -n "$CLIENT" addr add "$prefix.2/24" dev eth0
+    ip -n "$CLIENT" link set eth0 up
+}
+
 podman_config() {
     PODMAN_DIR="$1"
     local plugins="$2" netdir="$3"

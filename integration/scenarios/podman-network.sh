@@ -32,13 +32,7 @@ mkdir -p "$PLUGINS" "$NETDIR"
 # Every plugin of this build, and nothing else: no reference plugin can be found.
 for f in "$CNI_BIN_DIR"/*; do [ -x "$f" ] && [ -f "$f" ] && cp "$f" "$PLUGINS/"; done
 
-new_netns NODE node || exit 1
-new_netns CLIENT client || exit 1
-ip -n "$NODE" link add uplink0 type veth peer name eth0 netns "$CLIENT" || exit 1
-ip -n "$NODE" addr add 192.168.232.1/24 dev uplink0
-ip -n "$NODE" link set uplink0 up
-ip -n "$CLIENT" addr add 192.168.232.2/24 dev eth0
-ip -n "$CLIENT" link set eth0 up
+node_with_client 192.168.232
 
 podman_config "$WORK/podman" "$PLUGINS" "$NETDIR" "$NODE" || exit 1
 host_dir_watch /var/lib/cni /run/libpod /run/containers

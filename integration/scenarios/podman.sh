@@ -50,13 +50,7 @@ BRIDGE="$(jq -r '.plugins[0].bridge' "$EXAMPLE")"
 PREFIX="${SUBNET%.*/*}" # 10.88.0 of 10.88.0.0/16: addresses host-local hands out first
 
 # ---- node and client namespaces ---------------------------------------------------------------------
-new_netns NODE node || exit 1
-new_netns CLIENT client || exit 1
-ip -n "$NODE" link add uplink0 type veth peer name eth0 netns "$CLIENT" || exit 1
-ip -n "$NODE" addr add 192.168.231.1/24 dev uplink0
-ip -n "$NODE" link set uplink0 up
-ip -n "$CLIENT" addr add 192.168.231.2/24 dev eth0
-ip -n "$CLIENT" link set eth0 up
+node_with_client 192.168.231
 
 # ---- podman with a private configuration --------------------------------------------------------------
 podman_config "$WORK/podman" "$PLUGINS" "$NETDIR" "$NODE" || exit 1
