@@ -184,10 +184,11 @@ public sealed class EtcdClient : IDisposable
             int index = (_preferred + attempt) % endpoints.Count;
             var endpoint = endpoints[index];
             if (attempt >= endpoints.Count) Thread.Sleep((int)Math.Min(100, remaining / 2));
+            long attemptDeadline = AttemptDeadline(Environment.TickCount64, deadline, (long)_options.Timeout.TotalMilliseconds);
             try
             {
-                if (_options.Username is not null && _token is null) _token = Authenticate(endpoint, deadline);
-                var doc = Post(endpoint, path, payload, deadline, out int status);
+                if (_options.Username is not null && _token is null) _token = Authenticate(endpoint, attemptDeadline);
+                var doc = Post(endpoint, path, payload, attemptDeadline, out int status);
                 if (status == 200)
                 {
                     _preferred = index;
@@ -231,6 +232,22 @@ public sealed class EtcdClient : IDisposable
         throw new EtcdUnavailableException(
             $"etcd unavailable: no endpoint answered within {_options.Timeout.TotalSeconds:0.###}s (last: {lastProblem ?? "no endpoint tried"})", lastError);
     }
+
+    /// <summary>
+    /// The deadline of one attempt. A member can hold a request without answering: a follower whose leader has just
+    /// died forwards the proposal into the void and waits for its own request timeout (7 s by default), longer than
+    /// the whole budget. So each attempt gets a share of the budget (a quarter of the timeout, at least
+    /// <see cref="MinAttemptMilliseconds"/>) while twice that is left, and the last gets what is left.
+    /// A request abandoned this way may still commit: every write of cluster-ipam is a compare-and-swap that its
+    /// retry re-reads, so a second attempt cannot apply it twice.
+    /// </summary>
+    internal static long AttemptDeadline(long now, long deadline, long totalMilliseconds)
+    {
+        long slice = Math.Max(MinAttemptMilliseconds, totalMilliseconds / 4);
+        return deadline - now > 2 * slice ? now + slice : deadline;
+    }
+
+    internal const long MinAttemptMilliseconds = 750;
 
     private JsonDocument Post(Uri endpoint, string path, byte[] payload, long deadline, out int status)
     {

@@ -84,6 +84,31 @@ public class EtcdClientTests
     }
 
     [Fact]
+    public void A_member_that_holds_the_request_is_abandoned_in_time_for_the_next()
+    {
+        // A follower whose leader just died keeps the request until its own timeout (7 s): the client must not
+        // spend its whole budget there.
+        using var hanging = new FakeGateway { Hang = true };
+        using var good = new FakeGateway();
+        using var client = new EtcdClient(new EtcdOptions { Endpoints = [hanging.Endpoint, good.Endpoint], Timeout = TimeSpan.FromSeconds(3) });
+        var sw = Stopwatch.StartNew();
+        Assert.Equal(7, client.Put("/k", [1]));
+        Assert.InRange(sw.Elapsed.TotalMilliseconds, EtcdClient.MinAttemptMilliseconds - 50, 2500);
+        Assert.Single(hanging.Requests);
+        Assert.Single(good.Requests);
+    }
+
+    [Theory]
+    [InlineData(3000, 0, 750)]      // a quarter of the budget, at least 750 ms
+    [InlineData(3000, 1500, 3000)]  // no room for two more slices: the rest
+    [InlineData(10000, 0, 2500)]
+    [InlineData(1000, 0, 1000)]     // a short budget is not cut
+    public void Each_attempt_gets_a_share_of_the_budget_and_the_last_one_the_rest(long total, long elapsed, long expectedEnd)
+    {
+        Assert.Equal(expectedEnd, EtcdClient.AttemptDeadline(elapsed, total, total));
+    }
+
+    [Fact]
     public void Without_any_member_the_call_fails_as_unavailable_within_the_timeout()
     {
         using var noLeader = new FakeGateway();

@@ -17,6 +17,8 @@ internal sealed class FakeGateway : IDisposable
     public readonly List<(string Path, Dictionary<string, string> Headers, JsonElement Body)> Requests = [];
     public Func<string, JsonElement, (int Status, string Body, bool Chunked)> Answer = (_, _) => (200, """{"header":{"revision":"7"}}""", false);
     public int Connections;
+    /// <summary>When set, requests are read and recorded but never answered (a member holding a lost proposal).</summary>
+    public volatile bool Hang;
 
     public FakeGateway()
     {
@@ -61,6 +63,11 @@ internal sealed class FakeGateway : IDisposable
                 {
                     Requests.Add((path, headers, body));
                     a = Answer(path, body);
+                }
+                if (Hang)
+                {
+                    reader.Peek(); // blocks until the client gives up and closes
+                    return;
                 }
                 var bytes = Encoding.UTF8.GetBytes(a.answer);
                 var head = $"HTTP/1.1 {a.status} X\r\nContent-Type: application/json\r\n" +
