@@ -19,6 +19,11 @@ public sealed class ResolverOptions
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(200);
     /// <summary>One budget for a forwarded query across all upstreams, under a client's usual 5 s.</summary>
     public TimeSpan ForwardTimeout { get; init; } = TimeSpan.FromSeconds(4);
+    /// <summary>
+    /// Called with every resolver address whenever that set changes (and again after it threw): the agent keeps the
+    /// firewall's guard of port 53 in step with it (Cni.Firewall.ResolverGuardRules).
+    /// </summary>
+    public Action<IReadOnlyCollection<IPAddress>>? ResolversChanged { get; init; }
 }
 
 /// <summary>
@@ -103,8 +108,22 @@ public sealed class ResolverService : IDisposable
         Reconcile(_zone.ResolverAddresses);
     }
 
+    private HashSet<IPAddress>? _announced;
+
     private void Reconcile(IReadOnlyCollection<IPAddress> wanted)
     {
+        if (_o.ResolversChanged is { } announce && (_announced is null || !_announced.SetEquals(wanted)))
+        {
+            try
+            {
+                announce(wanted);
+                _announced = [.. wanted];
+            }
+            catch (Exception e)
+            {
+                _log($"resolver: guarding port 53 of {string.Join(", ", wanted)} failed (tried again): {e.Message}");
+            }
+        }
         lock (_listeners)
         {
             foreach (var a in _listeners.Keys.ToList())
