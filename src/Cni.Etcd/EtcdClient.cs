@@ -149,6 +149,103 @@ public sealed class EtcdClient : IDisposable
         return root.TryGetProperty("result", out var result) ? Int64(result, "TTL") : Int64(root, "TTL");
     }
 
+    // ---------------------------------------------------------------- watch
+
+    /// <summary>
+    /// Watches every key under <paramref name="prefix"/> from <paramref name="startRevision"/> on (etcd sends every change at
+    /// or after it, then each new one), on a connection of its own. The first endpoint that creates the watch within the
+    /// time budget is used. A start revision the store has compacted gives a watch whose <see cref="EtcdWatch.First"/> (or
+    /// next message) is canceled with the compact revision: list again. The watch asks for a member with a leader: a member
+    /// that loses its quorum ends it, and the caller watches again (elsewhere).
+    /// </summary>
+    public EtcdWatch Watch(string prefix, long startRevision)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteStartObject("create_request");
+            w.WriteBase64String("key", Compare.Utf8(prefix));
+            w.WriteBase64String("range_end", Op.PrefixEnd(prefix));
+            if (startRevision > 0) w.WriteString("start_revision", startRevision.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        byte[] payload = buffer.WrittenSpan.ToArray();
+        long deadline = Environment.TickCount64 + (long)_options.Timeout.TotalMilliseconds;
+        var endpoints = _options.Endpoints;
+        string? lastProblem = null;
+        Exception? lastError = null;
+        for (int attempt = 0; attempt < 3 * endpoints.Count; attempt++)
+        {
+            long remaining = deadline - Environment.TickCount64;
+            if (remaining <= 0) break;
+            int index = (_preferred + attempt) % endpoints.Count;
+            var endpoint = endpoints[index];
+            if (attempt >= endpoints.Count) Thread.Sleep((int)Math.Min(100, remaining / 2));
+            long attemptDeadline = AttemptDeadline(Environment.TickCount64, deadline, (long)_options.Timeout.TotalMilliseconds);
+            Http1Connection? connection = null;
+            try
+            {
+                if (_options.Username is not null && _token is null) _token = Authenticate(endpoint, attemptDeadline);
+                var headers = new List<(string, string)>(2) { ("Grpc-Metadata-hasleader", "true") };
+                if (_token is not null) headers.Add(("Authorization", _token));
+                connection = Http1Connection.Open(endpoint, _tls, attemptDeadline);
+                var (status, errorBody) = connection.PostStreaming("/v3/watch", payload, headers, attemptDeadline);
+                if (status != 200)
+                {
+                    connection.Dispose();
+                    connection = null;
+                    using var doc = JsonDocument.Parse(errorBody ?? "{}"u8.ToArray());
+                    var (code, message) = ReadError(doc);
+                    if (code == 16 && _token is not null) { _token = null; lastProblem = message; continue; }
+                    if (IsUnavailable(code, message)) { lastProblem = $"{Describe(endpoint)}: {message}"; continue; }
+                    if (code is 7 or 16) throw new EtcdSecurityException($"etcd at {Describe(endpoint)} refused the watch: {message}") { GrpcCode = code };
+                    throw new EtcdException($"etcd at {Describe(endpoint)}: {message}") { GrpcCode = code };
+                }
+                var line = connection.ReadStreamLine() ?? throw new IOException("etcd ended the watch stream before creating the watch");
+                var first = EtcdWatch.Parse(line);
+                connection.SetReceiveTimeout(0);
+                _preferred = index;
+                var watch = new EtcdWatch(connection, first);
+                connection = null;
+                return watch;
+            }
+            catch (AuthenticationException e)
+            {
+                throw new EtcdSecurityException($"TLS with etcd at {Describe(endpoint)} failed: {TlsProblem(e)}", e);
+            }
+            catch (EtcdWatchLostException e)
+            {
+                lastError = e;
+                lastProblem = $"{Describe(endpoint)}: {e.Message}";
+            }
+            catch (SocketException e)
+            {
+                lastError = e;
+                lastProblem = $"{Describe(endpoint)}: {SocketProblem(e)}";
+            }
+            catch (IOException e)
+            {
+                lastError = e;
+                lastProblem = $"{Describe(endpoint)}: {IOProblem(e)}";
+            }
+            finally
+            {
+                connection?.Dispose();
+            }
+        }
+        throw new EtcdUnavailableException(
+            $"etcd unavailable: no endpoint created the watch within {_options.Timeout.TotalSeconds:0.###}s (last: {lastProblem ?? "no endpoint tried"})", lastError);
+    }
+
+    /// <summary>The store's current revision and the keys under <paramref name="prefix"/> at it (linearizable).</summary>
+    public (long Revision, IReadOnlyList<KeyValue> Kvs) List(string prefix)
+    {
+        using var doc = Call("/v3/kv/range", w => WriteRange(w, new Op(OpKind.Range, Compare.Utf8(prefix), Op.PrefixEnd(prefix))));
+        return (HeaderRevision(doc.RootElement), ReadKvs(doc.RootElement));
+    }
+
     /// <summary>A linearizable read of one key: fails unless a quorum of members is up. For health checks.</summary>
     public void CheckQuorum(string key) => Range(Compare.Utf8(key), limit: 1, keysOnly: true);
 
@@ -482,14 +579,13 @@ public sealed class EtcdClient : IDisposable
     {
         var list = new List<KeyValue>();
         if (!range.TryGetProperty("kvs", out var kvs) || kvs.ValueKind != JsonValueKind.Array) return list;
-        foreach (var kv in kvs.EnumerateArray())
-        {
-            list.Add(new KeyValue(
-                Bytes(kv, "key"), Bytes(kv, "value"),
-                Int64(kv, "create_revision"), Int64(kv, "mod_revision"), Int64(kv, "version"), Int64(kv, "lease")));
-        }
+        foreach (var kv in kvs.EnumerateArray()) list.Add(ReadKv(kv));
         return list;
     }
+
+    internal static KeyValue ReadKv(JsonElement kv) => new(
+        Bytes(kv, "key"), Bytes(kv, "value"),
+        Int64(kv, "create_revision"), Int64(kv, "mod_revision"), Int64(kv, "version"), Int64(kv, "lease"));
 
     private static long HeaderRevision(JsonElement root) =>
         root.TryGetProperty("header", out var h) ? Int64(h, "revision") : 0;

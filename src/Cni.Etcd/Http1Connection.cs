@@ -98,18 +98,7 @@ internal sealed class Http1Connection : IDisposable
     {
         try
         {
-            SetTimeouts(_socket, deadline);
-            var head = new StringBuilder(256);
-            head.Append("POST ").Append(path).Append(" HTTP/1.1\r\nHost: ").Append(_hostHeader)
-                .Append("\r\nContent-Type: application/json\r\nContent-Length: ").Append(body.Length).Append("\r\n");
-            foreach (var (name, value) in headers) head.Append(name).Append(": ").Append(value).Append("\r\n");
-            head.Append("\r\n");
-            byte[] headBytes = Encoding.ASCII.GetBytes(head.ToString());
-            byte[] request = new byte[headBytes.Length + body.Length];
-            headBytes.CopyTo(request, 0);
-            body.CopyTo(request, headBytes.Length);
-            _stream.Write(request);
-            _stream.Flush();
+            SendRequest(path, body, headers, deadline);
             return ReadResponse();
         }
         catch
@@ -119,7 +108,86 @@ internal sealed class Http1Connection : IDisposable
         }
     }
 
-    private (int, byte[]) ReadResponse()
+    private void SendRequest(string path, byte[] body, IReadOnlyList<(string Name, string Value)> headers, long deadline)
+    {
+        SetTimeouts(_socket, deadline);
+        var head = new StringBuilder(256);
+        head.Append("POST ").Append(path).Append(" HTTP/1.1\r\nHost: ").Append(_hostHeader)
+            .Append("\r\nContent-Type: application/json\r\nContent-Length: ").Append(body.Length).Append("\r\n");
+        foreach (var (name, value) in headers) head.Append(name).Append(": ").Append(value).Append("\r\n");
+        head.Append("\r\n");
+        byte[] headBytes = Encoding.ASCII.GetBytes(head.ToString());
+        byte[] request = new byte[headBytes.Length + body.Length];
+        headBytes.CopyTo(request, 0);
+        body.CopyTo(request, headBytes.Length);
+        _stream.Write(request);
+        _stream.Flush();
+    }
+
+    // ------------------------------------------------------------ streaming (watch)
+
+    private bool _streamChunked;
+    private long _chunkLeft; // bytes left in the current chunk (chunked), or in the body (Content-Length); -1: until close
+    private bool _streamEnded;
+
+    /// <summary>
+    /// POSTs a request whose answer is a stream (etcd's /v3/watch: newline-delimited JSON objects in a chunked body).
+    /// Returns the status; on 200 the objects are read with <see cref="ReadStreamLine"/>, otherwise the whole (error) body is
+    /// returned. The connection is used for nothing else afterwards.
+    /// </summary>
+    public (int Status, byte[]? ErrorBody) PostStreaming(string path, byte[] body, IReadOnlyList<(string Name, string Value)> headers, long deadline)
+    {
+        Broken = true; // never handed back for ordinary requests
+        SendRequest(path, body, headers, deadline);
+        var (status, length, chunked, _) = ReadHead();
+        if (status != 200) return (status, ReadBody(length, chunked, out _));
+        _streamChunked = chunked;
+        _chunkLeft = chunked ? 0 : length;
+        return (200, null);
+    }
+
+    /// <summary>Sets how long <see cref="ReadStreamLine"/> may block (0: forever).</summary>
+    public void SetReceiveTimeout(int milliseconds) => _socket.ReceiveTimeout = milliseconds;
+
+    /// <summary>The next line of a streamed body (without its newline); null when the stream ended.</summary>
+    public byte[]? ReadStreamLine()
+    {
+        var line = new MemoryStream();
+        while (true)
+        {
+            if (_streamEnded) return line.Length > 0 ? line.ToArray() : null;
+            if (_streamChunked && _chunkLeft == 0)
+            {
+                string size = ReadLine();
+                if (size.Length == 0) size = ReadLine(); // the CRLF after the previous chunk's data
+                int semi = size.IndexOf(';');
+                long n = long.Parse(semi >= 0 ? size.AsSpan(0, semi) : size.AsSpan(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+                if (n == 0) { _streamEnded = true; continue; }
+                _chunkLeft = n;
+            }
+            if (!_streamChunked && _chunkLeft == 0) { _streamEnded = true; continue; }
+            if (_start == _end && !Fill())
+            {
+                if (!_streamChunked && _chunkLeft < 0) { _streamEnded = true; continue; }
+                throw new IOException("etcd closed the connection in the middle of a stream");
+            }
+            int available = _end - _start;
+            if (_chunkLeft > 0) available = (int)Math.Min(available, _chunkLeft);
+            int nl = Array.IndexOf(_buffer, (byte)'\n', _start, available);
+            int take = nl >= 0 ? nl - _start + 1 : available;
+            line.Write(_buffer, _start, nl >= 0 ? take - 1 : take);
+            _start += take;
+            if (_chunkLeft > 0) _chunkLeft -= take;
+            if (line.Length > 64 * 1024 * 1024) throw new IOException("etcd streamed a line that is too long");
+            if (nl >= 0)
+            {
+                if (line.Length == 0) continue; // blank separator
+                return line.ToArray();
+            }
+        }
+    }
+
+    private (int Status, long Length, bool Chunked, bool Close) ReadHead()
     {
         string statusLine = ReadLine();
         // "HTTP/1.1 200 OK"
@@ -141,6 +209,20 @@ internal sealed class Http1Connection : IDisposable
             else if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
                 close |= value.Equals("close", StringComparison.OrdinalIgnoreCase);
         }
+        return (status, length, chunked, close);
+    }
+
+    private (int, byte[]) ReadResponse()
+    {
+        var (status, length, chunked, close) = ReadHead();
+        byte[] body = ReadBody(length, chunked, out bool untilClose);
+        if (close || untilClose) Broken = true;
+        return (status, body);
+    }
+
+    private byte[] ReadBody(long length, bool chunked, out bool untilClose)
+    {
+        untilClose = false;
         byte[] body;
         if (chunked)
         {
@@ -172,10 +254,9 @@ internal sealed class Http1Connection : IDisposable
             var ms = new MemoryStream();
             while (Fill()) { ms.Write(_buffer, _start, _end - _start); _start = _end; }
             body = ms.ToArray();
-            close = true;
+            untilClose = true;
         }
-        if (close) Broken = true;
-        return (status, body);
+        return body;
     }
 
     private bool Fill()

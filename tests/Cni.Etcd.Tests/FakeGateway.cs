@@ -17,6 +17,12 @@ internal sealed class FakeGateway : IDisposable
     public readonly List<(string Path, Dictionary<string, string> Headers, JsonElement Body)> Requests = [];
     public Func<string, JsonElement, (int Status, string Body, bool Chunked)> Answer = (_, _) => (200, """{"header":{"revision":"7"}}""", false);
     public int Connections;
+    /// <summary>
+    /// For a streaming request (a watch): the lines to send, in a chunked body, when this returns non-null. Each item is
+    /// sent as it is taken (the enumerator may block to hold the stream open); every other line is split across two chunks.
+    /// The stream ends (terminating chunk) when the enumeration ends, or the connection drops when it throws.
+    /// </summary>
+    public Func<string, JsonElement, IEnumerable<string>?>? Stream;
     /// <summary>When set, requests are read and recorded but never answered (a member holding a lost proposal).</summary>
     public volatile bool Hang;
 
@@ -63,6 +69,23 @@ internal sealed class FakeGateway : IDisposable
                 {
                     Requests.Add((path, headers, body));
                     a = Answer(path, body);
+                }
+                var lines = Stream?.Invoke(path, body);
+                if (lines is not null)
+                {
+                    stream.Write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"u8);
+                    int i = 0;
+                    foreach (string l in lines)
+                    {
+                        var b = Encoding.UTF8.GetBytes(l + "\n");
+                        int cut = i++ % 2 == 1 ? b.Length / 2 : b.Length;
+                        stream.Write(Encoding.ASCII.GetBytes($"{cut:x}\r\n")); stream.Write(b, 0, cut); stream.Write("\r\n"u8);
+                        if (cut < b.Length) { stream.Write(Encoding.ASCII.GetBytes($"{b.Length - cut:x}\r\n")); stream.Write(b, cut, b.Length - cut); stream.Write("\r\n"u8); }
+                        stream.Flush();
+                    }
+                    stream.Write("0\r\n\r\n"u8);
+                    stream.Flush();
+                    return;
                 }
                 if (Hang)
                 {

@@ -140,10 +140,16 @@ public sealed class ClusterIpamConfig
         };
     }
 
-    private static EtcdSettings ReadEtcd(JsonElement e)
+    private static EtcdSettings ReadEtcd(JsonElement e) => ReadEtcd(e, "$.ipam.etcd", "cluster-ipam");
+
+    /// <summary>
+    /// An <c>etcd</c> object (endpoints, caFile, certFile, keyFile, username, passwordFile, timeoutSeconds), validated; shared
+    /// with every config that reaches the cluster store. <paramref name="at"/> is its JSON path, <paramref name="owner"/>
+    /// starts the messages.
+    /// </summary>
+    public static EtcdSettings ReadEtcd(JsonElement e, string at, string owner)
     {
-        const string at = "$.ipam.etcd";
-        if (JsonRead.Object(e, at) is not { } obj) throw new IpamConfigException("cluster-ipam: 'etcd' must be an object");
+        if (JsonRead.Object(e, at) is not { } obj) throw new IpamConfigException($"{owner}: 'etcd' must be an object");
         var endpoints = new List<Uri>();
         string? ca = null, cert = null, key = null, user = null, passwordFile = null;
         var timeout = DefaultTimeout;
@@ -160,8 +166,8 @@ public sealed class ClusterIpamConfig
                             !string.IsNullOrEmpty(u.UserInfo) || !string.IsNullOrEmpty(u.Query))
                             // An endpoint with user information is not echoed: it may carry a password.
                             throw new IpamConfigException(u is not null && !string.IsNullOrEmpty(u.UserInfo)
-                                ? $"cluster-ipam: etcd endpoint {endpoints.Count + 1} carries user information; it is not an http(s)://host:port URL (use username and passwordFile)"
-                                : $"cluster-ipam: etcd endpoint '{s}' is not an http(s)://host:port URL");
+                                ? $"{owner}: etcd endpoint {endpoints.Count + 1} carries user information; it is not an http(s)://host:port URL (use username and passwordFile)"
+                                : $"{owner}: etcd endpoint '{s}' is not an http(s)://host:port URL");
                         endpoints.Add(u);
                     }
                     break;
@@ -172,14 +178,14 @@ public sealed class ClusterIpamConfig
                 case "passwordFile": passwordFile = NonEmpty(JsonRead.String(v, $"{at}.passwordFile")); break;
                 case "timeoutSeconds":
                     double t = JsonRead.Double(v, $"{at}.timeoutSeconds");
-                    if (!(t > 0 && t <= 300)) throw new IpamConfigException("cluster-ipam: etcd.timeoutSeconds must be above 0 and at most 300");
+                    if (!(t > 0 && t <= 300)) throw new IpamConfigException($"{owner}: etcd.timeoutSeconds must be above 0 and at most 300");
                     timeout = TimeSpan.FromSeconds(t);
                     break;
             }
         }
-        if (endpoints.Count == 0) throw new IpamConfigException("cluster-ipam: etcd.endpoints is empty");
-        if ((cert is null) != (key is null)) throw new IpamConfigException("cluster-ipam: etcd.certFile and etcd.keyFile go together");
-        if (user is not null && passwordFile is null) throw new IpamConfigException("cluster-ipam: etcd.username needs etcd.passwordFile");
+        if (endpoints.Count == 0) throw new IpamConfigException($"{owner}: etcd.endpoints is empty");
+        if ((cert is null) != (key is null)) throw new IpamConfigException($"{owner}: etcd.certFile and etcd.keyFile go together");
+        if (user is not null && passwordFile is null) throw new IpamConfigException($"{owner}: etcd.username needs etcd.passwordFile");
         return new EtcdSettings(endpoints, ca, cert, key, user, passwordFile, timeout);
     }
 

@@ -39,6 +39,14 @@ public static class FloodList
             host.AddFdbEntry(index, AllZero, peer, append: true);
     }
 
+    /// <summary>Adds the entries of <paramref name="desired"/> the device lacks; removes nothing.</summary>
+    public static void AddMissing(RouteSocket host, int index, IReadOnlyList<IPAddress> desired)
+    {
+        var (add, _) = Plan(Current(host.ListFdbEntries(index), index), desired);
+        foreach (var peer in add)
+            host.AddFdbEntry(index, AllZero, peer, append: true);
+    }
+
     private static bool IsAllZero(PhysicalAddress? mac)
     {
         if (mac is null) return false;

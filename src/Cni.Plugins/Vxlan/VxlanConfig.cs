@@ -31,11 +31,13 @@ public sealed class VxlanConfig
     public bool DisableTxChecksumOffload { get; set; }
     /// <summary>TTL of the outer IP header; 0 (absent) inherits, as the kernel does.</summary>
     public long? Ttl { get; set; }
+    /// <summary>Cluster mode: the hosts of the overlay find each other through the cluster store (see <see cref="VxlanClusterOptions"/>).</summary>
+    public VxlanClusterOptions? Cluster { get; set; }
 
     /// <summary>Decodes the vxlan fields of a config; code 6 on malformed JSON or a field of the wrong kind.</summary>
     public static VxlanConfig Parse(ReadOnlySpan<byte> json) => Netconf.Decode(json, Read);
 
-    private static readonly JsonFields Fields = new("vni", "port", "underlayDevice", "localIP", "peers", "group", "learning", "vtepMac", "disableTxChecksumOffload", "ttl");
+    private static readonly JsonFields Fields = new("vni", "port", "underlayDevice", "localIP", "peers", "group", "learning", "vtepMac", "disableTxChecksumOffload", "ttl", "cluster");
 
     /// <summary>The fields of the config's root object; unknown fields are ignored, a repeated field's last value wins.</summary>
     internal static VxlanConfig Read(JsonElement root)
@@ -56,6 +58,7 @@ public sealed class VxlanConfig
                 case "vtepMac": c.VtepMac = JsonRead.String(v, "$.vtepMac"); break;
                 case "disableTxChecksumOffload": c.DisableTxChecksumOffload = JsonRead.Bool(v, "$.disableTxChecksumOffload"); break;
                 case "ttl": c.Ttl = JsonRead.NullableInt64(v, "$.ttl"); break;
+                case "cluster": c.Cluster = VxlanClusterOptions.Read(v, "$.cluster"); break;
             }
         }
         return c;

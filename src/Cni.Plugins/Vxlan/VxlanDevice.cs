@@ -112,7 +112,11 @@ public static class VxlanDevice
             host.SetLinkMaster(link.Index, bridge.Index);
         if (!link.IsUp)
             host.SetLinkUp(link.Index);
-        FloodList.Reconcile(host, link.Index, underlay.FloodTargets(o));
+        if (o.Cluster is null)
+            FloodList.Reconcile(host, link.Index, underlay.FloodTargets(o));
+        else
+            FloodList.AddMissing(host, link.Index, underlay.FloodTargets(o)); // the registered hosts' entries are the cluster mode's
+
         return host.GetLink(link.Index) ?? link;
     }
 
@@ -134,6 +138,7 @@ public static class VxlanDevice
 
         var want = underlay.FloodTargets(o);
         var (missing, extra) = FloodList.Plan(FloodList.Current(host.ListFdbEntries(link.Index), link.Index), want);
+        if (o.Cluster is not null) extra = []; // cluster mode: the registered hosts' entries come and go with their leases
         if (missing.Count > 0 || extra.Count > 0)
             throw Failed($"vxlan device {desired.Name} flood list does not match the config",
                 $"missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", extra)}]");

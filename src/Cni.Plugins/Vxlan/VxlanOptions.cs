@@ -28,6 +28,8 @@ public sealed class VxlanOptions
     public bool DisableTxChecksumOffload { get; init; }
     public byte Ttl { get; init; }
     public required BridgeOptions Bridge { get; init; }
+    /// <summary>Cluster mode (node name resolved), or null.</summary>
+    public VxlanClusterOptions? Cluster { get; init; }
 
     /// <summary>The vxlan device: "vxlan&lt;vni&gt;" (at most 13 bytes).</summary>
     public string DeviceName => DeviceNameOf(Vni);
@@ -71,6 +73,9 @@ public sealed class VxlanOptions
         bool hasGroup = !string.IsNullOrEmpty(v.Group);
         if (hasPeers && hasGroup)
             throw CniException.InvalidConfig("peers and group cannot both be set: flood either to the listed peers or to the multicast group");
+
+        if (hasGroup && v.Cluster is not null)
+            throw CniException.InvalidConfig("cluster and group cannot both be set: cluster mode floods to the registered hosts");
 
         IPAddress? group = null;
         if (hasGroup)
@@ -127,6 +132,7 @@ public sealed class VxlanOptions
             DisableTxChecksumOffload = v.DisableTxChecksumOffload,
             Ttl = (byte)(v.Ttl ?? 0),
             Bridge = bridge,
+            Cluster = v.Cluster?.WithNode(Environment.MachineName),
         };
     }
 

@@ -36,7 +36,10 @@ public sealed class VxlanPlugin : CniPlugin
         using var held = NetworkLock.Acquire(o.Vni, _lockDirectory);
         try
         {
-            return Bridge(new VxlanUplink(o, underlay, mtu)).Add(request);
+            var result = Bridge(new VxlanUplink(o, underlay, mtu)).Add(request);
+            if (o.Cluster is not null)
+                ClusterJoin.OnAdd(host, o, underlay, _lockDirectory, Console.Error);
+            return result;
         }
         catch
         {

@@ -1,0 +1,59 @@
+using System.Runtime.InteropServices;
+using Cni.Plugins.Vxlan;
+
+namespace Cni.Agent;
+
+/// <summary>
+/// sharpcni-agent: the node agent of the vxlan cluster mode (what flanneld is to flannel). In the foreground, logging to
+/// stderr, until SIGTERM or SIGINT.
+/// <code>sharpcni-agent [--conf-dir DIR] [--run-dir DIR]</code>
+/// --conf-dir: the CNI configuration directory (default /etc/cni/net.d); every vxlan network with a <c>cluster</c> object
+/// gets one <see cref="NetworkAgent"/>. --run-dir: where the plugin keeps its locks and ledgers (default /run/sharpcni; the
+/// plugin's own, change it only in tests).
+/// </summary>
+public static class AgentMain
+{
+    public const string DefaultConfDir = "/etc/cni/net.d";
+
+    public static int Main(string[] args, TextWriter log)
+    {
+        string confDir = DefaultConfDir, runDir = NetworkLock.DefaultDirectory;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--conf-dir" when i + 1 < args.Length: confDir = args[++i]; break;
+                case "--run-dir" when i + 1 < args.Length: runDir = args[++i]; break;
+                case "-h" or "--help":
+                    log.WriteLine("usage: sharpcni-agent [--conf-dir DIR (default /etc/cni/net.d)] [--run-dir DIR (default /run/sharpcni)]");
+                    return 0;
+                default:
+                    log.WriteLine($"sharpcni-agent: unknown argument '{args[i]}' (see --help)");
+                    return 2;
+            }
+        }
+
+        var networks = OverlayNetworks.Discover(confDir, log);
+        if (networks.Count == 0)
+        {
+            log.WriteLine($"sharpcni-agent: no vxlan network with a cluster object in {confDir}");
+            return 1;
+        }
+
+        using var stop = new CancellationTokenSource();
+        void OnSignal(PosixSignalContext c) { c.Cancel = true; stop.Cancel(); }
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+
+        var threads = new List<Thread>();
+        foreach (var network in networks)
+        {
+            var agent = new NetworkAgent(network, runDir, log);
+            var t = new Thread(() => agent.Run(stop.Token)) { Name = network.Name };
+            t.Start();
+            threads.Add(t);
+        }
+        foreach (var t in threads) t.Join();
+        return 0;
+    }
+}
