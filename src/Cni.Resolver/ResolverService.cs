@@ -153,34 +153,40 @@ public sealed class ResolverService : IDisposable
 
     private string Endpoint(IPAddress a) => a.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{a}]:{_o.Port}" : $"{a}:{_o.Port}";
 
-    /// <summary>The answer to one message from <paramref name="asker"/>, or null to stay silent (a response, garbage).</summary>
-    internal byte[]? Answer(ReadOnlyMemory<byte> message, IPAddress asker, bool tcp)
+    /// <summary>
+    /// The answer to one message from <paramref name="asker"/>, or null to stay silent (a response, garbage). Local
+    /// names complete at once; a forwarded query completes when an upstream answered or the budget ran out.
+    /// </summary>
+    internal ValueTask<byte[]?> AnswerAsync(ReadOnlyMemory<byte> message, IPAddress asker, bool tcp)
     {
         var span = message.Span;
         if (!DnsWire.TryParseQuery(message, out var q))
         {
-            if (span.Length < DnsWire.HeaderLength || (span[2] & 0x80) != 0) return null;
-            return DnsWire.BuildHeaderOnly(span, DnsRcode.FormErr);
+            if (span.Length < DnsWire.HeaderLength || (span[2] & 0x80) != 0) return new((byte[]?)null);
+            return new(DnsWire.BuildHeaderOnly(span, DnsRcode.FormErr));
         }
         int max = tcp ? 65535 : q.MaxUdpSize;
-        if (q.Opcode != 0) return DnsWire.BuildResponse(q, DnsRcode.NotImp, [], false, max);
+        if (q.Opcode != 0) return new(DnsWire.BuildResponse(q, DnsRcode.NotImp, [], false, max));
         var answers = new List<DnsWire.Answer>(2);
         var outcome = q.Class is 1 or 255 ? _zone.Lookup(asker, q.Name, q.Type, answers, _o.Ttl) : LookupOutcome.Forward;
         switch (outcome)
         {
             case LookupOutcome.Local:
                 Interlocked.Increment(ref _answered);
-                return DnsWire.BuildResponse(q, DnsRcode.NoError, answers, true, max);
+                return new(DnsWire.BuildResponse(q, DnsRcode.NoError, answers, true, max));
             case LookupOutcome.NxDomain:
                 Interlocked.Increment(ref _answered);
-                return DnsWire.BuildResponse(q, DnsRcode.NxDomain, [], true, max);
+                return new(DnsWire.BuildResponse(q, DnsRcode.NxDomain, [], true, max));
             case LookupOutcome.Refused:
-                return DnsWire.BuildResponse(q, DnsRcode.Refused, [], false, max);
+                return new(DnsWire.BuildResponse(q, DnsRcode.Refused, [], false, max));
             default:
                 Interlocked.Increment(ref _forwarded);
-                return _upstreams.Forward(span, tcp, _o.ForwardTimeout) ?? DnsWire.BuildResponse(q, DnsRcode.ServFail, [], false, max);
+                return new(Forward(message, q, tcp, max));
         }
     }
+
+    private async Task<byte[]?> Forward(ReadOnlyMemory<byte> message, DnsQuery q, bool tcp, int max) =>
+        await _upstreams.ForwardAsync(message, tcp, _o.ForwardTimeout) ?? DnsWire.BuildResponse(q, DnsRcode.ServFail, [], false, max);
 
     public void Dispose()
     {
@@ -253,19 +259,21 @@ public sealed class ResolverService : IDisposable
                 }
                 var message = buffer.AsSpan(0, n).ToArray();
                 var asker = (IPEndPoint)from;
-                // Local names are answered on this thread; a forwarded query waits for upstreams on the pool's.
-                if (DnsWire.TryParseQuery(message, out var q) && _owner._zone.Lookup(asker.Address, q.Name, q.Type, [], 0) == LookupOutcome.Forward)
-                    ThreadPool.QueueUserWorkItem(_ => Reply(message, asker));
-                else
-                    Reply(message, asker);
+                // Local names are answered on this thread; a forwarded query is sent when its upstream answered,
+                // without holding this thread or a pool thread while it waits.
+                var answer = _owner.AnswerAsync(message, asker.Address, tcp: false);
+                if (answer.IsCompletedSuccessfully) Reply(answer.Result, asker);
+                else _ = ReplyLater(answer, asker);
             }
         }
 
-        private void Reply(byte[] message, IPEndPoint asker)
+        private async Task ReplyLater(ValueTask<byte[]?> answer, IPEndPoint asker) => Reply(await answer, asker);
+
+        private void Reply(byte[]? answer, IPEndPoint asker)
         {
             try
             {
-                if (_owner.Answer(message, asker.Address, tcp: false) is { } answer) _udp.SendTo(answer, asker);
+                if (answer is not null) _udp.SendTo(answer, asker);
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
@@ -307,7 +315,7 @@ public sealed class ResolverService : IDisposable
                 {
                     var message = new byte[BinaryPrimitives.ReadUInt16BigEndian(len)];
                     if (!Upstreams.ReadExactly(c, message)) return;
-                    if (_owner.Answer(message, asker, tcp: true) is not { } answer) return;
+                    if (_owner.AnswerAsync(message, asker, tcp: true).AsTask().GetAwaiter().GetResult() is not { } answer) return;
                     var framed = new byte[answer.Length + 2];
                     BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)answer.Length);
                     answer.CopyTo(framed, 2);

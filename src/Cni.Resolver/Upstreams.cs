@@ -81,11 +81,11 @@ public sealed class Upstreams(string resolvConf, Action<string> log, int port = 
     /// server that does not answer in its share, or answers SERVFAIL or REFUSED, makes way for the next. Returns the
     /// answer (with the query's ID), or null when none came.
     /// </summary>
-    public byte[]? Forward(ReadOnlySpan<byte> query, bool tcp, TimeSpan timeout)
+    public async Task<byte[]?> ForwardAsync(ReadOnlyMemory<byte> query, bool tcp, TimeSpan timeout)
     {
         var servers = Servers;
         if (servers.Length == 0 || query.Length < DnsWire.HeaderLength) return null;
-        ushort id = BinaryPrimitives.ReadUInt16BigEndian(query);
+        ushort id = BinaryPrimitives.ReadUInt16BigEndian(query.Span);
         var clock = Stopwatch.StartNew();
         byte[]? fallback = null;
         for (int i = 0; i < servers.Length; i++)
@@ -94,13 +94,15 @@ public sealed class Upstreams(string resolvConf, Action<string> log, int port = 
             if (left <= TimeSpan.Zero) break;
             var share = left / (servers.Length - i);
             byte[]? answer;
+            using var cancel = new CancellationTokenSource(share);
             try
             {
-                answer = tcp ? AskTcp(new IPEndPoint(servers[i], port), query, share) : AskUdp(new IPEndPoint(servers[i], port), query, share);
+                var server = new IPEndPoint(servers[i], port);
+                answer = tcp ? await AskTcpAsync(server, query, cancel.Token) : await AskUdpAsync(server, query, cancel.Token);
             }
-            catch (SocketException)
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
-                answer = null;
+                answer = null; // silent in its share, refused (ICMP port unreachable), or unreachable
             }
             if (answer is null || answer.Length < DnsWire.HeaderLength) continue;
             BinaryPrimitives.WriteUInt16BigEndian(answer, id);
@@ -115,51 +117,47 @@ public sealed class Upstreams(string resolvConf, Action<string> log, int port = 
         return fallback;
     }
 
-    private static byte[]? AskUdp(IPEndPoint server, ReadOnlySpan<byte> query, TimeSpan timeout)
+    /// <summary>One UDP exchange from a fresh socket (a fresh source port) with a fresh random ID.</summary>
+    private static async Task<byte[]?> AskUdpAsync(IPEndPoint server, ReadOnlyMemory<byte> query, CancellationToken cancel)
     {
         using var s = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        s.Connect(server);
+        await s.ConnectAsync(server, cancel);
         var q = query.ToArray();
         ushort id = (ushort)Random.Shared.Next(0, 65536);
         BinaryPrimitives.WriteUInt16BigEndian(q, id);
-        s.Send(q);
+        await s.SendAsync(q, SocketFlags.None, cancel);
         var buffer = new byte[4096];
-        var clock = Stopwatch.StartNew();
         while (true)
         {
-            var left = timeout - clock.Elapsed;
-            if (left <= TimeSpan.Zero || !s.Poll(left, SelectMode.SelectRead)) return null;
-            int n;
-            try
-            {
-                n = s.Receive(buffer);
-            }
-            catch (SocketException)
-            {
-                return null; // ICMP port unreachable: nothing listens there
-            }
+            int n = await s.ReceiveAsync(buffer, SocketFlags.None, cancel);
             if (n >= DnsWire.HeaderLength && BinaryPrimitives.ReadUInt16BigEndian(buffer) == id) return buffer[..n];
         }
     }
 
-    private static byte[]? AskTcp(IPEndPoint server, ReadOnlySpan<byte> query, TimeSpan timeout)
+    private static async Task<byte[]?> AskTcpAsync(IPEndPoint server, ReadOnlyMemory<byte> query, CancellationToken cancel)
     {
         using var s = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        var clock = Stopwatch.StartNew();
-        var connect = s.BeginConnect(server, null, null);
-        if (!connect.AsyncWaitHandle.WaitOne(timeout)) return null;
-        s.EndConnect(connect);
-        int ms = (int)Math.Max(1, (timeout - clock.Elapsed).TotalMilliseconds);
-        s.SendTimeout = ms;
-        s.ReceiveTimeout = ms;
+        await s.ConnectAsync(server, cancel);
         var framed = new byte[query.Length + 2];
         BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)query.Length);
-        query.CopyTo(framed.AsSpan(2));
-        s.Send(framed);
+        query.CopyTo(framed.AsMemory(2));
+        await s.SendAsync(framed, SocketFlags.None, cancel);
         var len = new byte[2];
-        if (!ReadExactly(s, len)) return null;
+        if (!await ReadExactlyAsync(s, len, cancel)) return null;
         var answer = new byte[BinaryPrimitives.ReadUInt16BigEndian(len)];
-        return ReadExactly(s, answer) ? answer : null;
+        return await ReadExactlyAsync(s, answer, cancel) ? answer : null;
+    }
+
+    private static async Task<bool> ReadExactlyAsync(Socket s, Memory<byte> buffer, CancellationToken cancel)
+    {
+        int got = 0;
+        while (got < buffer.Length)
+        {
+            int n = await s.ReceiveAsync(buffer[got..], SocketFlags.None, cancel);
+            if (n == 0) return false;
+            got += n;
+        }
+        return true;
     }
 
     internal static bool ReadExactly(Socket s, Span<byte> buffer)
