@@ -12,7 +12,7 @@
 # - resolv.conf missing: forwarded names get SERVFAIL and the agent's log says why;
 # - DEL of everything leaves no names file.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-expect_checks 33
+expect_checks 35
 
 for p in bridge host-local portmap dnsname sharpcni-agent; do
     [ -x "$CNI_BIN_DIR/$p" ] || skip_scenario "no $p at $CNI_BIN_DIR/$p (run ./build.sh)"
@@ -25,17 +25,18 @@ new_tmpdir WORK || exit 1
 NAMES="$WORK/names"
 mkdir -p "$WORK/empty"
 
-netconf() { # NAME BRIDGE SUBNET-PREFIX INTERNAL [PORTMAP]
+netconf() { # NAME BRIDGE SUBNET-PREFIX INTERNAL [PORTMAP] [IPV6-SUBNET]
     jq -n --arg net "$1" --arg br "$2" --arg sub "$3" --arg ipam "$WORK/ipam" --arg names "$NAMES" --argjson internal "$4" \
-        --argjson portmap "${5:-false}" '{
+        --argjson portmap "${5:-false}" --arg v6 "${6:-}" '{
       cniVersion: "1.0.0", name: $net,
       plugins: ([
         {type: "bridge", bridge: $br, isGateway: true, ipMasq: false,
-         ipam: {type: "host-local", dataDir: $ipam, ranges: [[{subnet: ($sub + ".0/24")}]], routes: [{dst: "0.0.0.0/0"}]}}]
+         ipam: {type: "host-local", dataDir: $ipam, ranges: ([[{subnet: ($sub + ".0/24")}]] + (if $v6 != "" then [[{subnet: $v6}]] else [] end)),
+                routes: [{dst: "0.0.0.0/0"}]}}]
         + (if $portmap then [{type: "portmap", capabilities: {portMappings: true}}] else [] end)
         + [{type: "dnsname", domainName: "dns.podman", dataDir: $names, internal: $internal, capabilities: {aliases: true}}])}'
 }
-write_conf 10-podnet.conflist "$(netconf podnet cni-dns0 10.77.0 false)"
+write_conf 10-podnet.conflist "$(netconf podnet cni-dns0 10.77.0 false false fd77::/64)"
 write_conf 20-othernet.conflist "$(netconf othernet cni-dns1 10.78.0 false true)"
 write_conf 30-internal.conflist "$(netconf internalnet cni-dns2 10.76.0 true)"
 
@@ -46,17 +47,22 @@ new_netns C3 c3 || exit 1
 new_netns C4 c4 || exit 1
 new_netns C5 c5 || exit 1
 
-# Upstreams, in the node namespace: 127.0.0.2 takes queries and never answers; dnsmasq on 127.0.0.53 knows
-# upstream.test and answers NXDOMAIN for everything else.
+# Upstreams, in the node namespace: 127.0.0.2 and 127.0.0.3 take queries and never answer; dnsmasq on 127.0.0.53
+# knows upstream.test and answers NXDOMAIN for everything else. resolv.conf lists the dead one first.
 ip -n "$NODE" addr add 127.0.0.53/8 dev lo
 run_bg SILENT 600 ip netns exec "$NODE" python3 -c "
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(('127.0.0.2', 53))
 while True: s.recv(512)"
+run_bg SILENT2 600 ip netns exec "$NODE" python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.3', 53))
+while True: s.recv(512)"
 run_bg DNSMASQ 600 ip netns exec "$NODE" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
     --listen-address=127.0.0.53 --port=53 --address=/upstream.test/192.0.2.99 --address=/#/ --pid-file= --user=root
-printf 'nameserver 127.0.0.2\nnameserver 127.0.0.53\n' >"$WORK/resolv.conf"
+printf 'nameserver 127.0.0.2\nnameserver 127.0.0.53\nnameserver 127.0.0.3\n' >"$WORK/resolv.conf"
 
 AGENT=""
 start_agent() {
@@ -77,8 +83,8 @@ lookup() {
     [ "${4:-}" = - ] && type=()
     ip netns exec "$1" timeout 8 busybox nslookup "${type[@]}" "$2" "$3" 2>&1
 }
-# resolves NS NAME SERVER ADDRESS : the answer holds ADDRESS
-resolves() { lookup "$1" "$2" "$3" | grep -qx "Address: *$4"; }
+# resolves NS NAME SERVER ADDRESS [TYPE] : the answer holds ADDRESS
+resolves() { lookup "$1" "$2" "$3" "${5:-a}" | grep -qx "Address: *$4"; }
 # nxdomain NS NAME SERVER : the answer is NXDOMAIN (said by a resolver, not a timeout)
 nxdomain() { lookup "$1" "$2" "$3" | grep -q "NXDOMAIN"; }
 ip_of() { json_get "$1" '.ips[0].address' | cut -d/ -f1; }
@@ -100,6 +106,8 @@ check "the resolver listens on the gateways" wait_until 3 listening 10.77.0.1
 check "client resolves web" resolves "$C2" web 10.77.0.1 "$IP1"
 check "client resolves www.dns.podman to both containers" bash -c "$(declare -f lookup); out=\$(lookup $C2 www.dns.podman 10.77.0.1); grep -qx 'Address: *$IP1' <<<\"\$out\" && grep -qx 'Address: *$IP5' <<<\"\$out\""
 check "client resolves web.dns.podman" resolves "$C2" web.dns.podman 10.77.0.1 "$IP1"
+IP1_6=$(ip netns exec "$C1" ip -6 -o addr show dev eth0 scope global | awk '{print $4}' | cut -d/ -f1)
+check "AAAA of web is its IPv6 address ($IP1_6)" resolves "$C2" web 10.77.0.1 "$IP1_6" aaaa
 check "PTR of web's address names web.dns.podman" bash -c "$(declare -f lookup); lookup $C2 $IP1 10.77.0.1 - | grep -q 'name = web.dns.podman'"
 tcp_query() {
     ip netns exec "$C2" timeout 5 python3 -c "
@@ -118,7 +126,7 @@ check "a container on another network cannot resolve web" nxdomain "$C3" web 10.
 check "... but resolves its own network's names" resolves "$C3" other 10.78.0.1 "$(ip netns exec "$C3" ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1)"
 
 t0=$EPOCHREALTIME
-check "other names are forwarded past a silent first upstream" resolves "$C2" upstream.test 10.77.0.1 192.0.2.99
+check "other names are forwarded past a silent first upstream (of three)" resolves "$C2" upstream.test 10.77.0.1 192.0.2.99
 elapsed=$(echo "$EPOCHREALTIME - $t0" | bc)
 check "... within 5 s (took ${elapsed}s)" test "$(echo "$elapsed < 5" | bc)" = 1
 check "the internal network forwards nothing" nxdomain "$C4" upstream.test 10.76.0.1
@@ -160,6 +168,7 @@ mv "$WORK/resolv.conf" "$WORK/resolv.conf.away"
 check "without resolv.conf forwarded names get SERVFAIL" bash -c "$(declare -f lookup); lookup $C2 upstream.test 10.77.0.1 | grep -q SERVFAIL"
 check "... and the agent's log says why" grep -q "cannot read $WORK/resolv.conf" "$WORK/agent.log"
 mv "$WORK/resolv.conf.away" "$WORK/resolv.conf"
+check "resolv.conf back: forwarding works again (the file is read again when it changes)" resolves "$C2" upstream.test 10.77.0.1 192.0.2.99
 
 for pair in "podnet $C2" "podnet $C5" "podnet $C6" "othernet $C3" "othernet $C7" "internalnet $C4"; do
     set -- $pair
