@@ -82,6 +82,13 @@ public sealed class ResolverService : IDisposable
     /// <summary>Reloads the zone when a names file came, went or changed, then reconciles the listeners.</summary>
     public void Poll()
     {
+        lock (_pollGate) PollLocked();
+    }
+
+    private readonly object _pollGate = new();
+
+    private void PollLocked()
+    {
         var now = new Dictionary<string, (DateTime, long)>(StringComparer.Ordinal);
         if (Directory.Exists(_o.NamesDirectory))
         {
@@ -109,6 +116,8 @@ public sealed class ResolverService : IDisposable
     }
 
     private HashSet<IPAddress>? _announced;
+    private string? _lastGuardFailure;
+    private readonly Dictionary<IPAddress, string> _bindFailures = [];
 
     private void Reconcile(IReadOnlyCollection<IPAddress> wanted)
     {
@@ -121,7 +130,10 @@ public sealed class ResolverService : IDisposable
             }
             catch (Exception e)
             {
-                _log($"resolver: guarding port 53 of {string.Join(", ", wanted)} failed (tried again): {e.Message}");
+                // Tried again at every poll; said again only when the failure changes.
+                string line = $"resolver: guarding port 53 of {string.Join(", ", wanted)} failed (trying again): {e.Message}";
+                if (line != _lastGuardFailure) _log(line);
+                _lastGuardFailure = line;
             }
         }
         lock (_listeners)
@@ -139,13 +151,16 @@ public sealed class ResolverService : IDisposable
                 try
                 {
                     _listeners[a] = new Listener(this, a, _o.Port);
+                    _bindFailures.Remove(a);
                     _log($"resolver: answering on {Endpoint(a)} (udp, tcp)");
                 }
                 catch (SocketException e)
                 {
-                    // Tried again at the next poll; said once per cause would be nicer, but a port taken by another
-                    // resolver is worth repeating.
-                    _log($"resolver: cannot listen on {Endpoint(a)}: {e.Message}");
+                    // Tried again at every poll; said again only when the failure changes (a port taken by another
+                    // resolver stays taken for a while).
+                    string line = $"resolver: cannot listen on {Endpoint(a)}: {e.Message}";
+                    if (!_bindFailures.TryGetValue(a, out var last) || last != line) _log(line);
+                    _bindFailures[a] = line;
                 }
             }
         }

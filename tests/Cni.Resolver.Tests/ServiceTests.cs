@@ -150,6 +150,22 @@ public sealed class ServiceTests : IDisposable
         lock (_log) Assert.Contains(_log, l => l.Contains("names no nameserver"));
     }
 
+    [Fact]
+    public void A_port_taken_by_another_resolver_is_said_once_and_tried_again()
+    {
+        AddName("c1", "web", "10.88.0.2");
+        var squatter = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        squatter.Bind(new IPEndPoint(IPAddress.Loopback, _port));
+        var svc = Start();
+        for (int i = 0; i < 5; i++) svc.Poll();
+        lock (_log) Assert.Single(_log, l => l.Contains("cannot listen"));
+        Assert.Empty(svc.Listening);
+        squatter.Dispose();
+        svc.Poll();
+        Assert.Equal([IPAddress.Loopback], svc.Listening);
+        Assert.Equal(DnsRcode.NoError, Rcode(AskUdp("web")!));
+    }
+
     private sealed class FakeUpstream(Socket s, Thread t) : IDisposable
     {
         public void Dispose()
