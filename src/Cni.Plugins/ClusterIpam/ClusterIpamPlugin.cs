@@ -49,7 +49,8 @@ public sealed class ClusterIpamPlugin : CniPlugin
     /// <summary>Reads the config, connects, runs the action; maps every failure to its CNI error code.</summary>
     private static T Run<T>(CniRequest request, Func<ClusterAllocator, T> action)
     {
-        var config = Map(() => ClusterIpamConfig.Parse(request.StdinData, Environment.MachineName));
+        request.Environment.TryGetValue("CNI_ARGS", out var cniArgs);
+        var config = Map(() => ClusterIpamConfig.Parse(request.StdinData, Environment.MachineName, cniArgs));
         return Map(() =>
         {
             using var store = new EtcdClusterStore(new EtcdClient(EtcdClusterStore.Options(config.Etcd)));
