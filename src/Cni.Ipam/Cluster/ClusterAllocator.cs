@@ -21,13 +21,21 @@ public sealed class ClusterAllocator
     private readonly int _maxAttempts;
     private readonly KeyLayout _keys;
 
-    public ClusterAllocator(ClusterIpamConfig config, IClusterStore store, Func<DateTimeOffset>? clock = null, int maxAttempts = 40)
+    private readonly INodeBlockCache? _cache;
+
+    /// <param name="cache">
+    /// This node's blocks as last seen (a hint, never trusted): ADD plans on them and goes straight to its commit,
+    /// whose expectations catch anything stale; a failed commit answers with the current state in the same round.
+    /// </param>
+    public ClusterAllocator(ClusterIpamConfig config, IClusterStore store, Func<DateTimeOffset>? clock = null, int maxAttempts = 40,
+        INodeBlockCache? cache = null)
     {
         _config = config;
         _store = store;
         _clock = clock ?? (() => DateTimeOffset.UtcNow);
         _maxAttempts = maxAttempts;
         _keys = new KeyLayout(config.Prefix);
+        _cache = cache;
     }
 
     public KeyLayout Keys => _keys;
@@ -47,17 +55,69 @@ public sealed class ClusterAllocator
     /// <summary>Reads the attachment and the node's blocks, and in the same snapshot the claim keys <paramref name="claims"/> (one result each).</summary>
     private NodeState ReadNode(string containerId, string ifName, bool mayBeStale = false, IReadOnlyList<string>? claims = null)
     {
+        var state = NodeStateFrom(_store.Read(NodeQueries(containerId, ifName, claims), mayBeStale));
+        if (!mayBeStale) SaveCache(state.Blocks.Select(b => b.Stored));
+        return state;
+    }
+
+    private List<KeyQuery> NodeQueries(string containerId, string ifName, IReadOnlyList<string>? claims)
+    {
         var queries = new List<KeyQuery>(2 + (claims?.Count ?? 0))
         {
             new KeyQuery(_keys.Attachment(Node, containerId, ifName)),
             new KeyQuery(_keys.NodeBlocks(Node), Prefix: true),
         };
         foreach (var c in claims ?? []) queries.Add(new KeyQuery(c));
-        var results = _store.Read(queries, mayBeStale);
+        return queries;
+    }
+
+    private static NodeState NodeStateFrom(IReadOnlyList<IReadOnlyList<StoredValue>> results)
+    {
         var state = new NodeState { Attachment = results[0].Count > 0 ? results[0][0] : null };
         foreach (var b in results[1]) state.Blocks.Add((b, BlockRecord.Decode(b.Value)));
         for (int i = 2; i < results.Count; i++) state.Claims.Add(results[i].Count > 0 ? results[i][0] : null);
         return state;
+    }
+
+    /// <summary>The node's blocks from the cache (the attachment assumed absent), or null.</summary>
+    private NodeState? CachedNode()
+    {
+        if (_cache?.Load() is not { } blocks) return null;
+        var state = new NodeState();
+        string prefix = _keys.NodeBlocks(Node);
+        try
+        {
+            foreach (var b in blocks)
+                if (b.Key.StartsWith(prefix, StringComparison.Ordinal)) state.Blocks.Add((b, BlockRecord.Decode(b.Value)));
+        }
+        catch (IpamException)
+        {
+            return null; // an unreadable hint is no hint
+        }
+        return state;
+    }
+
+    private void SaveCache(IEnumerable<StoredValue> blocks) => _cache?.Save(blocks.ToList());
+
+    /// <summary>The node's blocks after a commit at <paramref name="revision"/>: the ones read, with the commit's writes applied.</summary>
+    private void SaveCacheAfterCommit(NodeState state, IReadOnlyList<StoreWrite> writes, long revision)
+    {
+        if (_cache is null) return;
+        if (revision <= 0)
+        {
+            _cache.Save([]); // the new revisions are unknown: an empty hint makes the next call read
+            return;
+        }
+        var blocks = new SortedDictionary<string, StoredValue>(StringComparer.Ordinal);
+        foreach (var (stored, _) in state.Blocks) blocks[stored.Key] = stored;
+        string prefix = _keys.NodeBlocks(Node);
+        foreach (var w in writes)
+        {
+            if (!w.Key.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            if (w.Value is null) blocks.Remove(w.Key);
+            else blocks[w.Key] = new StoredValue(w.Key, w.Value, revision);
+        }
+        _cache.Save(blocks.Values.ToList());
     }
 
     // ------------------------------------------------------------------ ADD
@@ -86,10 +146,16 @@ public sealed class ClusterAllocator
         // changes and the attachment's absence are expectations of the commit, so a stale read costs at most a retry,
         // which reads linearizably. An existing record is only believed from a linearizable read (a stale one may
         // show an allocation that a DEL has released since).
+        // With a cache (and no static request, whose claim keys must be read), the first plan is made on the cached
+        // blocks without any read: the commit's expectations (every changed block at its cached revision, the
+        // attachment absent) make a stale hint cost a retry, and the failed commit brings the current state along.
         bool mayBeStale = true;
+        NodeState? next = claimKeys.Count == 0 ? CachedNode() : null;
+        var queries = NodeQueries(containerId, ifName, claimKeys);
         for (int attempt = 0; attempt < _maxAttempts; attempt++)
         {
-            var state = ReadNode(containerId, ifName, mayBeStale, claimKeys);
+            var state = next ?? ReadNode(containerId, ifName, mayBeStale, claimKeys);
+            next = null;
             if (state.Attachment is { } existing)
             {
                 if (mayBeStale)
@@ -106,6 +172,7 @@ public sealed class ClusterAllocator
             var writes = new List<StoreWrite>();
             var addresses = new List<(AddressPrefix Address, AddressPrefix Block)>();
             var newBlocks = new List<BlockRecord>();
+            bool claimsFreeBlock = false;
             string? refusal = null;
             for (int p = 0; p < _config.Pools.Count && refusal is null; p++)
             {
@@ -129,7 +196,10 @@ public sealed class ClusterAllocator
                 var picked = AllocateInHeldBlocks(state, pool, handle);
                 if (picked is null)
                 {
-                    // Every held block of this pool is full: claim the lowest free block of the pool.
+                    // Every held block of this pool is full: claim the lowest free block of the pool (only on a
+                    // current view: a stale one may show full a block that has room again).
+                    claimsFreeBlock = true;
+                    if (mayBeStale) break;
                     var block = ClaimCandidate(pool, newBlocks);
                     var record = new BlockRecord { Cidr = block, Pool = pool.Subnet, Node = Node };
                     picked = Allocate(pool, record, handle) ?? throw new PoolExhaustedException(
@@ -150,16 +220,25 @@ public sealed class ClusterAllocator
                 mayBeStale = false;
                 continue;
             }
-            AddChangedBlocks(state, expectations, writes);
-            writes.Add(new StoreWrite(attachmentKey, new AttachmentRecord(containerId, ifName, addresses).Encode()));
-            if (_store.Commit(expectations, writes))
-                return ToAllocation(new AttachmentRecord(containerId, ifName, addresses));
-            if (mayBeStale)
+            if (claimsFreeBlock && mayBeStale)
             {
-                mayBeStale = false; // perhaps only stale: read again at once, linearizably
+                mayBeStale = false;
                 continue;
             }
-            Backoff(attempt);
+            AddChangedBlocks(state, expectations, writes);
+            writes.Add(new StoreWrite(attachmentKey, new AttachmentRecord(containerId, ifName, addresses).Encode()));
+            var outcome = _store.CommitOrRead(expectations, writes, queries);
+            if (outcome.Succeeded)
+            {
+                SaveCacheAfterCommit(state, writes, outcome.Revision);
+                return ToAllocation(new AttachmentRecord(containerId, ifName, addresses));
+            }
+            // The failure answered with the current state (linearizable): plan again on it, at once when the plan was
+            // made on a view that was perhaps only stale, after a short pause when it lost a race.
+            next = NodeStateFrom(outcome.Reads!);
+            SaveCache(next.Blocks.Select(b => b.Stored));
+            if (!mayBeStale) Backoff(attempt);
+            mayBeStale = false;
         }
         throw new ClusterStoreConflictException($"cluster-ipam: gave up after {_maxAttempts} conflicting concurrent updates; try again");
     }
@@ -342,9 +421,12 @@ public sealed class ClusterAllocator
     {
         string handle = BlockRecord.Handle(containerId, ifName);
         string attachmentKey = _keys.Attachment(Node, containerId, ifName);
+        var queries = NodeQueries(containerId, ifName, null);
+        NodeState? next = null;
         for (int attempt = 0; attempt < _maxAttempts; attempt++)
         {
-            var state = ReadNode(containerId, ifName);
+            var state = next ?? ReadNode(containerId, ifName);
+            next = null;
             var expectations = new List<Expect>();
             var writes = new List<StoreWrite>();
             if (state.Attachment is { } record)
@@ -357,7 +439,13 @@ public sealed class ClusterAllocator
                 if (Release(state.Blocks[i].Block, handle)) state.Changed.Add(i);
             AddChangedBlocks(state, expectations, writes);
             if (writes.Count == 0) return;
-            if (_store.Commit(expectations, writes)) return;
+            var outcome = _store.CommitOrRead(expectations, writes, queries);
+            if (outcome.Succeeded)
+            {
+                SaveCacheAfterCommit(state, writes, outcome.Revision);
+                return;
+            }
+            next = NodeStateFrom(outcome.Reads!);
             Backoff(attempt);
         }
         throw new ClusterStoreConflictException($"cluster-ipam: gave up after {_maxAttempts} conflicting concurrent updates; try again");

@@ -33,6 +33,8 @@ public sealed class ClusterIpamConfig
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
     /// <summary>How long a node keeps an empty block before it goes back to the pool.</summary>
     public static readonly TimeSpan DefaultBlockGrace = TimeSpan.FromMinutes(10);
+    /// <summary>Where a node keeps its hint of its own blocks (<see cref="NodeBlockFile"/>).</summary>
+    public const string DefaultCacheDir = "/var/lib/cni/cluster-ipam";
 
     public required string Name { get; init; }
     public string CniVersion { get; init; } = "";
@@ -43,6 +45,8 @@ public sealed class ClusterIpamConfig
     public IReadOnlyList<IpamRoute> Routes { get; init; } = [];
     public DnsSettings? Dns { get; init; }
     public TimeSpan BlockGrace { get; init; } = DefaultBlockGrace;
+    /// <summary>The directory of the node's block hint; null (configured as "") for none.</summary>
+    public string? CacheDir { get; init; } = DefaultCacheDir;
     /// <summary>
     /// Static addresses asked for, as host-local takes them: CNI_ARGS <c>IP=</c>, <c>args.cni.ips</c> and the
     /// <c>ips</c> capability (<c>runtimeConfig.ips</c>), in that order (a prefix length given with one is ignored).
@@ -52,7 +56,7 @@ public sealed class ClusterIpamConfig
     private static readonly JsonFields NetworkFields = new("name", "cniVersion", "ipam", "args", "runtimeConfig");
     private static readonly JsonFields ArgsFields = new("cni");
     private static readonly JsonFields IpsFields = new("ips");
-    private static readonly JsonFields IpamFields = new("etcd", "prefix", "nodeName", "pools", "routes", "dns", "blockGraceSeconds");
+    private static readonly JsonFields IpamFields = new("etcd", "prefix", "nodeName", "pools", "routes", "dns", "blockGraceSeconds", "cacheDir");
     private static readonly JsonFields EtcdFields = new("endpoints", "caFile", "certFile", "keyFile", "username", "passwordFile", "timeoutSeconds");
     private static readonly JsonFields PoolFields = new("subnet", "blockSize", "gateway");
     private static readonly JsonFields RouteFields = new("dst", "gw");
@@ -123,6 +127,7 @@ public sealed class ClusterIpamConfig
         Routes = Routes,
         Dns = Dns,
         BlockGrace = BlockGrace,
+        CacheDir = CacheDir,
         RequestedAddresses = requested,
     };
 
@@ -136,6 +141,7 @@ public sealed class ClusterIpamConfig
         var routes = new List<IpamRoute>();
         DnsSettings? dns = null;
         var grace = DefaultBlockGrace;
+        string? cacheDir = DefaultCacheDir;
         foreach (var p in ipam.EnumerateObject())
         {
             var v = p.Value;
@@ -157,6 +163,12 @@ public sealed class ClusterIpamConfig
                     double g = JsonRead.Double(v, "$.ipam.blockGraceSeconds");
                     if (!(g >= 0 && g <= 365 * 86400)) throw new IpamConfigException("blockGraceSeconds must be between 0 and one year");
                     grace = TimeSpan.FromSeconds(g);
+                    break;
+                case "cacheDir":
+                    cacheDir = JsonRead.String(v, "$.ipam.cacheDir");
+                    if (cacheDir is { Length: > 0 } && (cacheDir[0] != '/' || cacheDir.Contains('\0')))
+                        throw new IpamConfigException($"cluster-ipam: cacheDir '{cacheDir}' must be an absolute path (or \"\" for no cache)");
+                    if (string.IsNullOrEmpty(cacheDir)) cacheDir = null;
                     break;
             }
         }
@@ -183,6 +195,7 @@ public sealed class ClusterIpamConfig
             Routes = routes,
             Dns = dns,
             BlockGrace = grace,
+            CacheDir = cacheDir,
         };
     }
 

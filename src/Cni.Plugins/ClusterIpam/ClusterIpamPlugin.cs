@@ -54,7 +54,8 @@ public sealed class ClusterIpamPlugin : CniPlugin
         return Map(() =>
         {
             using var store = new EtcdClusterStore(new EtcdClient(EtcdClusterStore.Options(config.Etcd)));
-            return action(new ClusterAllocator(config, store));
+            var cache = config.CacheDir is { } dir ? new NodeBlockFile(dir, config) : null;
+            return action(new ClusterAllocator(config, store, cache: cache));
         });
     }
 
