@@ -201,7 +201,7 @@ public sealed class EtcdClient : IDisposable
     private JsonDocument Call(string path, Action<Utf8JsonWriter> body)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = _options.JsonEncoder }))
         {
             w.WriteStartObject();
             body(w);
@@ -347,7 +347,7 @@ public sealed class EtcdClient : IDisposable
             throw new EtcdSecurityException($"cannot read passwordFile {_options.PasswordFile}: {e.GetType().Name}");
         }
         var buffer = new ArrayBufferWriter<byte>(128);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = _options.JsonEncoder }))
         {
             w.WriteStartObject();
             w.WriteString("name", _options.Username);

@@ -59,7 +59,7 @@ public sealed class NodeBlockFile : INodeBlockCache
     public void Save(IReadOnlyList<StoredValue> blocks)
     {
         var buffer = new ArrayBufferWriter<byte>(512);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Cni.Spec.AsciiJsonEncoder.Instance }))
         {
             w.WriteStartObject();
             w.WriteStartArray("blocks");

@@ -22,6 +22,7 @@ public sealed class EtcdClusterStore : IClusterStore, IDisposable
         Username = s.Username,
         PasswordFile = s.PasswordFile,
         Timeout = s.Timeout,
+        JsonEncoder = Cni.Spec.AsciiJsonEncoder.Instance,
     };
 
     public IReadOnlyList<IReadOnlyList<StoredValue>> Read(IReadOnlyList<KeyQuery> queries, bool mayBeStale = false) =>
