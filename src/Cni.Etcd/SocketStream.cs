@@ -1,3 +1,4 @@
+using Tmds.Linux;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
@@ -196,38 +197,50 @@ internal sealed partial class SocketStream : Stream
         public long Microseconds;
     }
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int socket(int domain, int type, int protocol);
+    // Through Tmds.LibC (its imports leave errno in the last P/Invoke error), as the rest of the suite; poll(2) is the
+    // one call Tmds.LibC 0.5.0 lacks (no pollfd), declared here.
+    private static int socket(int domain, int type, int protocol) => LibC.socket(domain, type, protocol);
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int connect(int fd, byte[] address, int length);
+    private static unsafe int connect(int fd, byte[] address, int length)
+    {
+        fixed (byte* p = address) return LibC.connect(fd, (sockaddr*)p, length);
+    }
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int poll(ref PollFd fds, nuint count, int timeout);
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int setsockopt(int fd, int level, int name, ref int value, int length);
+    private static unsafe int setsockopt(int fd, int level, int name, ref int value, int length)
+    {
+        fixed (int* p = &value) return LibC.setsockopt(fd, level, name, p, length);
+    }
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int setsockopt(int fd, int level, int name, ref TimeVal value, int length);
+    private static unsafe int setsockopt(int fd, int level, int name, ref TimeVal value, int length)
+    {
+        fixed (TimeVal* p = &value) return LibC.setsockopt(fd, level, name, p, length);
+    }
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int getsockopt(int fd, int level, int name, ref int value, ref int length);
+    private static unsafe int getsockopt(int fd, int level, int name, ref int value, ref int length)
+    {
+        fixed (int* p = &value)
+        fixed (int* l = &length)
+            return LibC.getsockopt(fd, level, name, p, (socklen_t*)l);
+    }
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int fcntl(int fd, int command, int argument);
+    private static int fcntl(int fd, int command, int argument) => LibC.fcntl(fd, command, argument);
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint recv(int fd, ref byte buffer, nuint length, int flags);
+    private static unsafe nint recv(int fd, ref byte buffer, nuint length, int flags)
+    {
+        fixed (byte* p = &buffer) return (nint)(long)LibC.recv(fd, p, (size_t)(ulong)length, flags);
+    }
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint send(int fd, ref byte buffer, nuint length, int flags);
+    private static unsafe nint send(int fd, ref byte buffer, nuint length, int flags)
+    {
+        fixed (byte* p = &buffer) return (nint)(long)LibC.send(fd, p, (size_t)(ulong)length, flags);
+    }
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int close(int fd);
+    private static int close(int fd) => LibC.close(fd);
 
     private const int SHUT_RDWR = 2;
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int shutdown(int fd, int how);
+    private static int shutdown(int fd, int how) => LibC.shutdown(fd, how);
 }
