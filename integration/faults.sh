@@ -39,6 +39,24 @@ _ns_state() {
     echo "## fdb $ns"
     # Entries a plugin programs are permanent or static (a vxlan peer's "dst"); learned ones age and go stale.
     ip netns exec "$ns" bridge fdb show 2>/dev/null | grep -E ' (permanent|static)' | grep -v -E '^(33:33|01:00:5e):' | sort
+    echo "## qdiscs $ns"
+    # Only qdiscs someone added are listed (a device's default noqueue/pfifo_fast is not); refcnt moves by itself.
+    ip netns exec "$ns" tc qdisc show 2>/dev/null | sed -E 's/ refcnt [0-9]+//' | sort
+    echo "## ingress filters $ns"
+    # The filters under each ingress qdisc (bandwidth's u32 redirect to its IFB); action indexes and statistics
+    # (installed/used/refcnt/bind) change by themselves, the redirect target is kept.
+    local dev
+    for dev in $(ip netns exec "$ns" tc qdisc show 2>/dev/null | awk '$2 == "ingress" { print $5 }' | sort); do
+        echo "# $dev"
+        ip netns exec "$ns" tc filter show dev "$dev" ingress 2>/dev/null |
+            grep -v -E '^\s*(index|installed|used|Action statistics|Sent|backlog|ref |$)' |
+            sed -E 's/ index [0-9]+ ref [0-9]+ bind [0-9]+//; s/ (fh|key ht) [0-9a-f:]+//g; s/ bkt [0-9]+//' 
+    done
+    echo "## sysctls $ns"
+    # Every interface's and the namespace-wide IPv4/IPv6 and neighbour settings: what tuning writes in the
+    # container (any net.* key), what bridge, ptp and portmap write on the node (forwarding, route_localnet,
+    # accept_ra) and what the interface plugins set on the container's interface.
+    ip netns exec "$ns" sysctl net.ipv4.conf net.ipv6.conf net.ipv4.neigh net.ipv6.neigh 2>/dev/null | sort
 }
 
 node_snapshot() {
