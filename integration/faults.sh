@@ -14,6 +14,7 @@
 #                                      strace's log in $CALL_TRACE
 #   call_injected                      did the last plugin_call reach the injection point?
 #   call_injected_stdout               was the injected call the write of the result to stdout?
+#   call_failed_fast_in_namespace      did the call stop itself, as if killed, after a failed setns back?
 
 FAULT_SYSCALLS_DEFAULT="socket sendto sendmsg setns write link linkat rename renameat2 fsync fdatasync mkdir unlink unlinkat ftruncate"
 FAULT_MAX_N="${FAULT_MAX_N:-400}"
@@ -87,10 +88,18 @@ plugin_call() {
     CALL_OUT="$(printf '%s' "$config" | timeout -k 5 30 nsenter --net="$(netns_path "$node")" \
         strace -f -qq -o "$CALL_TRACE" "$@" \
         env CNI_COMMAND="$cmd" CNI_CONTAINERID="$id" CNI_IFNAME="$ifname" CNI_NETNS="$netns" CNI_PATH="$CNI_BIN_DIR" \
-        "$CNI_BIN_DIR/$plugin" 2>/dev/null)" || CALL_RC=$?
+        "$CNI_BIN_DIR/$plugin" 2>"$CALL_TRACE.err")" || CALL_RC=$?
 }
 
 call_injected() { grep -q -E '\(INJECTED|\+\+\+ killed by SIGKILL' "$CALL_TRACE" 2>/dev/null; }
+
+# Did the last call stop itself because a thread could not return from a namespace it entered (NetNs.Run's
+# Environment.FailFast after a failed setns back)? A thread left in the container's namespace must not touch the
+# host, so the process ends there without unwinding, as if killed: no rollback ran, the runtime's DEL is the remedy.
+# Any other abort (an unhandled exception, a crash) is not this and stays a failure.
+call_failed_fast_in_namespace() {
+    [ "$CALL_RC" = 134 ] && grep -q 'failed to switch back to the original network namespace' "$CALL_TRACE.err" 2>/dev/null
+}
 
 call_injected_stdout() { grep -q -E '^[0-9]+ +write\(1, .*\(INJECTED' "$CALL_TRACE" 2>/dev/null; }
 
