@@ -71,8 +71,12 @@ public sealed class BandwidthPlugin : CniPlugin
             if (egress is { } e)
             {
                 host.AddLink(new IfbSpec(ifbName) { Mtu = veth.Mtu });
+                // Undone by name: the lookup of its index can fail too (found by failing each sendto of ADD in turn).
+                rollback.Add("delete ifb " + ifbName, () =>
+                {
+                    if (host.GetLink(ifbName) is { Kind: "ifb" } made) host.DeleteLink(made.Index);
+                });
                 Link ifb = host.GetLink(ifbName) ?? throw new CniException(ErrorCode.Internal, $"ifb device {ifbName} vanished after it was created");
-                rollback.Add("delete ifb " + ifbName, () => host.DeleteLink(ifb.Index));
                 host.SetLinkAlias(ifb.Index, AliasPrefix + network + " " + attachment.Tag);
                 host.SetLinkUp(ifb.Index);
                 host.AddIngressQdisc(veth.Index);
