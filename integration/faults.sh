@@ -4,8 +4,10 @@
 # A plugin call is run under strace with one state-changing system call made to fail (error=EIO) or to kill the
 # process (signal=KILL) at its N-th invocation, for N = 1, 2, ... until the call runs without reaching an N-th
 # invocation. After each faulted call the node and container namespaces are compared with a snapshot taken before:
-# links, addresses, routes, permanent neighbours, static FDB entries, the nftables ruleset (elements included), the
-# sysctls the plugins write, and the IPAM store's reservation files.
+# links, addresses, routes, permanent neighbours, static FDB entries, qdiscs and the filters under ingress qdiscs,
+# the nftables ruleset (elements included), the IPv4/IPv6 conf and neigh sysctls of every interface (what tuning
+# writes in the container, what bridge, ptp and portmap write on the node), and every file under the IPAM
+# directory (host-local's reservations, tuning's saved values and their temporary files).
 #
 #   fault_syscalls                     the system calls faulted, one at a time
 #   node_snapshot NODE IPAM_DIR [CTR]  normalised state, on stdout
