@@ -4,8 +4,10 @@
 # A plugin call is run under strace with one state-changing system call made to fail (error=EIO) or to kill the
 # process (signal=KILL) at its N-th invocation, for N = 1, 2, ... until the call runs without reaching an N-th
 # invocation. After each faulted call the node and container namespaces are compared with a snapshot taken before:
-# links, addresses, routes, permanent neighbours, static FDB entries, the nftables ruleset (elements included), the
-# sysctls the plugins write, and the IPAM store's reservation files.
+# links, addresses, routes, permanent neighbours, static FDB entries, qdiscs and the filters under ingress qdiscs,
+# the nftables ruleset (elements included), the IPv4/IPv6 conf and neigh sysctls of every interface (what tuning
+# writes in the container, what bridge, ptp and portmap write on the node), and every file under the IPAM
+# directory (host-local's reservations, tuning's saved values and their temporary files).
 #
 #   fault_syscalls                     the system calls faulted, one at a time
 #   node_snapshot NODE IPAM_DIR [CTR]  normalised state, on stdout
@@ -14,6 +16,7 @@
 #                                      strace's log in $CALL_TRACE
 #   call_injected                      did the last plugin_call reach the injection point?
 #   call_injected_stdout               was the injected call the write of the result to stdout?
+#   call_failed_fast_in_namespace      did the call stop itself, as if killed, after a failed setns back?
 
 FAULT_SYSCALLS_DEFAULT="socket sendto sendmsg setns write link linkat rename renameat2 fsync fdatasync mkdir unlink unlinkat ftruncate"
 FAULT_MAX_N="${FAULT_MAX_N:-400}"
@@ -39,6 +42,24 @@ _ns_state() {
     echo "## fdb $ns"
     # Entries a plugin programs are permanent or static (a vxlan peer's "dst"); learned ones age and go stale.
     ip netns exec "$ns" bridge fdb show 2>/dev/null | grep -E ' (permanent|static)' | grep -v -E '^(33:33|01:00:5e):' | sort
+    echo "## qdiscs $ns"
+    # Only qdiscs someone added are listed (a device's default noqueue/pfifo_fast is not); refcnt moves by itself.
+    ip netns exec "$ns" tc qdisc show 2>/dev/null | sed -E 's/ refcnt [0-9]+//' | sort
+    echo "## ingress filters $ns"
+    # The filters under each ingress qdisc (bandwidth's u32 redirect to its IFB); action indexes and statistics
+    # (installed/used/refcnt/bind) change by themselves, the redirect target is kept.
+    local dev
+    for dev in $(ip netns exec "$ns" tc qdisc show 2>/dev/null | awk '$2 == "ingress" { print $5 }' | sort); do
+        echo "# $dev"
+        ip netns exec "$ns" tc filter show dev "$dev" ingress 2>/dev/null |
+            grep -v -E '^\s*(index|installed|used|Action statistics|Sent|backlog|ref |$)' |
+            sed -E 's/ index [0-9]+ ref [0-9]+ bind [0-9]+//; s/ (fh|key ht) [0-9a-f:]+//g; s/ bkt [0-9]+//' 
+    done
+    echo "## sysctls $ns"
+    # Every interface's and the namespace-wide IPv4/IPv6 and neighbour settings: what tuning writes in the
+    # container (any net.* key), what bridge, ptp and portmap write on the node (forwarding, route_localnet,
+    # accept_ra) and what the interface plugins set on the container's interface.
+    ip netns exec "$ns" sysctl net.ipv4.conf net.ipv6.conf net.ipv4.neigh net.ipv6.neigh 2>/dev/null | sort
 }
 
 node_snapshot() {
@@ -69,10 +90,18 @@ plugin_call() {
     CALL_OUT="$(printf '%s' "$config" | timeout -k 5 30 nsenter --net="$(netns_path "$node")" \
         strace -f -qq -o "$CALL_TRACE" "$@" \
         env CNI_COMMAND="$cmd" CNI_CONTAINERID="$id" CNI_IFNAME="$ifname" CNI_NETNS="$netns" CNI_PATH="$CNI_BIN_DIR" \
-        "$CNI_BIN_DIR/$plugin" 2>/dev/null)" || CALL_RC=$?
+        "$CNI_BIN_DIR/$plugin" 2>"$CALL_TRACE.err")" || CALL_RC=$?
 }
 
 call_injected() { grep -q -E '\(INJECTED|\+\+\+ killed by SIGKILL' "$CALL_TRACE" 2>/dev/null; }
+
+# Did the last call stop itself because a thread could not return from a namespace it entered (NetNs.Run's
+# Environment.FailFast after a failed setns back)? A thread left in the container's namespace must not touch the
+# host, so the process ends there without unwinding, as if killed: no rollback ran, the runtime's DEL is the remedy.
+# Any other abort (an unhandled exception, a crash) is not this and stays a failure.
+call_failed_fast_in_namespace() {
+    [ "$CALL_RC" = 134 ] && grep -q 'failed to switch back to the original network namespace' "$CALL_TRACE.err" 2>/dev/null
+}
 
 call_injected_stdout() { grep -q -E '^[0-9]+ +write\(1, .*\(INJECTED' "$CALL_TRACE" 2>/dev/null; }
 

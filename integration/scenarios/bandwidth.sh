@@ -7,8 +7,10 @@
 #  DEL removes the IFB; DEL again and DEL without netns succeed; nothing is left (no ifb, no qdisc).
 #  A macvlan container interface (no veth peer) is refused with a clear error. The top-level
 #  ingressRate/egressRate form works the same. GC removes the IFB of an attachment that is not valid.
+#  On a host veth that stays (bandwidth called alone), DEL removes the TBF and ingress qdisc it made, and an ADD
+#  again (after DEL, or over an ADD whose DEL never ran) succeeds.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-expect_checks 29
+expect_checks 37
 
 for p in bridge host-local bandwidth; do
     if [ ! -x "$CNI_BIN_DIR/$p" ]; then
@@ -96,6 +98,36 @@ rm -f "$CNI_CACHE_DIR_FOR_TESTS"/results/bwtop-top1-*   # no cache entry: cnitoo
 check "GC with no valid attachment removes the IFB" with_env CNI_VALID_ATTACHMENTS='[]' cni_run "$NODE" gc bwtop
 check "GC removed $IFB2" link_absent "$NODE" "$IFB2"
 check "DEL after GC succeeds" with_env CNI_CONTAINERID=top1 cni_run "$NODE" del bwtop "$C2"
+
+# A host veth that outlives bandwidth's DEL (the interface plugin's DEL failed, or only bandwidth was retried):
+# bandwidth called on its own, the veth made by a bridge-only list. DEL removes the TBF and the ingress qdisc it
+# made there (the reference leaves them for the veth's deletion, and its next ADD on that veth fails with EEXIST);
+# an ADD over an earlier ADD whose DEL never ran replaces that ADD's qdiscs and IFB.
+write_conf 40-bwveth.conflist "$(jq -n --arg dir "$SCENARIO_TMP/ipam5" --arg br "v$BR" '{
+  cniVersion: "1.0.0", name: "bwveth",
+  plugins: [{type: "bridge", bridge: $br, ipam: {type: "host-local", dataDir: $dir, ranges: [[{subnet: "10.99.33.0/24"}]]}}]}')"
+new_netns C5 c5 || exit 1
+bw_alone() { # CMD: bandwidth on its own, with the bridge's result as prevResult
+    printf '%s' "$(jq -c --argjson prev "$RES5" '{cniVersion: "1.0.0", name: "bwveth", type: "bandwidth",
+        ingressRate: 1000000, ingressBurst: 80000, egressRate: 1000000, egressBurst: 80000, prevResult: $prev}' <<<'{}')" |
+        ip netns exec "$NODE" env CNI_COMMAND="$1" CNI_CONTAINERID=veth1 CNI_IFNAME=eth0 CNI_NETNS="$(netns_path "$C5")" \
+        CNI_PATH="$PLUGINS" "$PLUGINS/bandwidth" >/dev/null
+}
+if check "bridge-only ADD for bandwidth on its own" with_env CNI_CONTAINERID=veth1 cni_run "$NODE" add bwveth "$C5"; then
+    RES5="$LAST_OUTPUT"
+    VETH5="$(json_get "$RES5" '.interfaces[] | select(.sandbox == null and .name != "v'"$BR"'") | .name')"
+    check "bandwidth ADD on its own shapes $VETH5" bw_alone ADD
+    check "bandwidth DEL succeeds and the veth stays" eval 'bw_alone DEL && ip -n "$NODE" link show "$VETH5" >/dev/null'
+    check_lacks "bandwidth DEL removed the TBF and the ingress qdisc from $VETH5" 'tbf|ingress' tc -n "$NODE" qdisc show dev "$VETH5"
+    check "bandwidth ADD again on the same veth succeeds" bw_alone ADD
+    check "bandwidth ADD over an ADD whose DEL never ran succeeds (replaces its qdiscs and IFB)" bw_alone ADD
+    check "... and leaves one TBF and one ingress qdisc on $VETH5" \
+        eval '[ "$(tc -n "$NODE" qdisc show dev "$VETH5" | grep -c -E "^qdisc (tbf 1: root|ingress ffff:)")" = 2 ]'
+    bw_alone DEL
+    check "bridge-only DEL" with_env CNI_CONTAINERID=veth1 cni_run "$NODE" del bwveth "$C5"
+else
+    skip "bandwidth on a veth that stays: no bridge" 7
+fi
 
 # Differential: the same chain with the reference bandwidth ($REF_BIN_DIR) and ours gives the same result
 # (interfaces and their order, the IFB's name; MACs, veth names and addresses normalised).

@@ -3,25 +3,29 @@
 # call (integration/faults.sh: socket, sendto, sendmsg, setns, write, link, rename, fsync, mkdir, unlink, ...), the
 # N-th invocation is made to fail with EIO, for N = 1, 2, ... until the call no longer reaches it:
 # - a failed ADD leaves the node and the container exactly as before (snapshot of links, addresses, routes,
-#   permanent neighbours, static FDB entries, nftables ruleset with elements, written sysctls, IPAM reservations);
+#   permanent neighbours, static FDB entries, qdiscs and ingress filters, nftables ruleset with elements, the
+#   IPv4/IPv6 conf and neigh sysctls of node and container, IPAM reservations, tuning's saved-values files);
 #   a DEL afterwards (as every runtime sends) succeeds and changes nothing;
 # - a failed DEL is followed by a second DEL, which succeeds and leaves the node as before the ADD;
 # - an ADD that succeeds in spite of a fault (a best-effort step) is undone by DEL.
 # Then the same with the process killed (SIGKILL) at each point: DEL afterwards succeeds and leaves the node as
 # before the ADD. Every node already runs another container on the same network, so shared objects (bridge, nftables
 # table, parent link) exist; the result's write to stdout failing is a lost result, for which the runtime's DEL is the
-# remedy (checked as such). FAULT_SYSCALLS, FAULT_CASES (e.g. "bridge portmap") and FAULT_MAX_N narrow or bound a run.
+# remedy (checked as such). A setns that fails to bring a thread back from the container's namespace ends the
+# process on purpose (NetNs.Run: a thread stuck in the wrong namespace must not go on to change the host), so that
+# ADD is checked as a kill: the runtime's DEL must leave the node clean (tuning's saved values, still on disk, are
+# what that DEL restores). FAULT_SYSCALLS, FAULT_CASES (e.g. "bridge portmap") and FAULT_MAX_N narrow or bound a run.
 # scenario-timeout: 3600
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/faults.sh"
-# By default six cases (bridge, portmap, host-local, loopback, macvlan, vxlan), each ADD and DEL, with errors and with
-# kills, for every faulted system call. The cases of the plugins added later (tuning, bandwidth, firewall, ptp,
-# static) run with FAULT_CASES=all or by name: they still find faults (see the README), so they are not in CI's run
-# yet. FAULT_SYSCALLS or FAULT_CASES narrow a run, and then it expects nothing.
-FAULT_DEFAULT_CASES="bridge portmap host-local loopback macvlan vxlan"
+# Every plugin is a case (bridge, portmap, host-local, loopback, macvlan, vxlan, tuning, bandwidth, firewall, ptp,
+# static), each ADD and DEL, with errors and with kills, for every faulted system call: 11 x 2 x 2 x 16 checks.
+# FAULT_CASES=all is the same; FAULT_SYSCALLS or FAULT_CASES naming some cases narrow a run, and then it expects
+# nothing.
+FAULT_DEFAULT_CASES="bridge portmap host-local loopback macvlan vxlan tuning bandwidth firewall ptp static"
 case "${FAULT_CASES:-}" in
-all) FAULT_CASES="$FAULT_DEFAULT_CASES tuning bandwidth firewall ptp static" ;;
-"") if [ -z "${FAULT_SYSCALLS:-}" ]; then expect_checks $((6 * 2 * 2 * $(wc -w <<<"$(fault_syscalls)"))); fi
+"" | all)
+    if [ -z "${FAULT_SYSCALLS:-}" ]; then expect_checks $(($(wc -w <<<"$FAULT_DEFAULT_CASES") * 2 * 2 * $(wc -w <<<"$(fault_syscalls)"))); fi
     FAULT_CASES="$FAULT_DEFAULT_CASES" ;;
 esac
 
@@ -51,13 +55,14 @@ run_case() {
             for ((n = 1; n <= FAULT_MAX_N; n++)); do
                 # shellcheck disable=SC2046
                 plugin_call "$node" "$plugin" ADD "$id" eth0 "$ctrpath" "$config" $(fault_args "$how" "$syscall" "$n")
+                count_injection
                 if ! call_injected; then
                     # The call made fewer than n such calls: it ran clean and must have succeeded.
                     if [ "$CALL_RC" -ne 0 ]; then bad="ADD without a fault failed (exit $CALL_RC)"; detail="$CALL_OUT"; fi
                     plugin_call "$node" "$plugin" DEL "$id" eth0 "$ctrpath" "$config_del"
                     break
                 fi
-                if [ "$how" = error ] && [ "$CALL_RC" -ne 0 ] && ! call_injected_stdout; then
+                if [ "$how" = error ] && [ "$CALL_RC" -ne 0 ] && ! call_injected_stdout && ! call_failed_fast_in_namespace; then
                     after="$(node_snapshot "$node" "$IPAM" "$ctr")"
                     if [ "$after" != "$before" ]; then
                         bad="failed ADD ($syscall #$n) left state behind"
@@ -87,6 +92,7 @@ run_case() {
                 plugin_call "$node" "$plugin" DEL "$id" eth0 "$ctrpath" "$config_del" $(fault_args "$how" "$syscall" "$n")
                 local injected=0
                 call_injected && injected=1
+                count_injection
                 if [ "$injected" = 0 ] && [ "$CALL_RC" -ne 0 ]; then bad="DEL without a fault failed (exit $CALL_RC)"; detail="$CALL_OUT"; break; fi
                 if [ "$CALL_RC" -ne 0 ]; then
                     plugin_call "$node" "$plugin" DEL "$id" eth0 "$ctrpath" "$config_del"
@@ -104,6 +110,13 @@ run_case() {
             report_case "$name: DEL with $syscall ${how}ed at every point, then DEL again, leaves the node clean" "$bad" "$detail"
         done
     done
+}
+
+# Counts for the README's table: faulted calls that reached their injection point, as errors and as kills.
+INJECTED_ERRORS=0 INJECTED_KILLS=0
+count_injection() {
+    call_injected || return 0
+    if grep -q -E '\+\+\+ killed by SIGKILL' "$CALL_TRACE" 2>/dev/null; then INJECTED_KILLS=$((INJECTED_KILLS + 1)); else INJECTED_ERRORS=$((INJECTED_ERRORS + 1)); fi
 }
 
 report_case() {
@@ -203,4 +216,5 @@ STATIC_CONF=$(jq -c -n '{cniVersion: "1.0.0", name: "stnet", ipam: {type: "stati
     addresses: [{address: "10.129.0.5/24", gateway: "10.129.0.1"}], routes: [{dst: "0.0.0.0/0"}]}}')
 run_case static static "$NODE" "$C1" "$STATIC_CONF"
 
+echo "INFO: $SCENARIO_NAME: cases $FAULT_CASES: $INJECTED_ERRORS calls failed with an injected error, $INJECTED_KILLS killed; $FAILED checks found state left behind or a failed DEL"
 finish

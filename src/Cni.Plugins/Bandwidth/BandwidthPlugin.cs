@@ -57,6 +57,12 @@ public sealed class BandwidthPlugin : CniPlugin
         using var rollback = new Rollback();
         try
         {
+            // The host veth is this attachment's own (the peer of its container interface, listed in prevResult):
+            // shaping found there was made by an earlier ADD of it whose DEL never ran to the end. It is replaced,
+            // not reported as a conflict (found by failing each system call of ADD and DEL in turn).
+            RemoveShaping(host, veth);
+            if (host.GetLink(ifbName) is { Kind: "ifb" } stale && stale.Alias == AliasPrefix + network + " " + attachment.Tag)
+                host.DeleteLink(stale.Index);
             if (ingress is { } i)
             {
                 host.AddTbf(veth.Index, TrafficControl.TC_H_ROOT, TrafficControl.MakeHandle(1, 0), i);
@@ -65,8 +71,12 @@ public sealed class BandwidthPlugin : CniPlugin
             if (egress is { } e)
             {
                 host.AddLink(new IfbSpec(ifbName) { Mtu = veth.Mtu });
+                // Undone by name: the lookup of its index can fail too (found by failing each sendto of ADD in turn).
+                rollback.Add("delete ifb " + ifbName, () =>
+                {
+                    if (host.GetLink(ifbName) is { Kind: "ifb" } made) host.DeleteLink(made.Index);
+                });
                 Link ifb = host.GetLink(ifbName) ?? throw new CniException(ErrorCode.Internal, $"ifb device {ifbName} vanished after it was created");
-                rollback.Add("delete ifb " + ifbName, () => host.DeleteLink(ifb.Index));
                 host.SetLinkAlias(ifb.Index, AliasPrefix + network + " " + attachment.Tag);
                 host.SetLinkUp(ifb.Index);
                 host.AddIngressQdisc(veth.Index);
@@ -91,12 +101,76 @@ public sealed class BandwidthPlugin : CniPlugin
 
     public override void Del(CniRequest request)
     {
-        // As the reference: only the IFB is ours to delete (the qdiscs on the host veth go with the veth).
-        // Needs neither the container's namespace nor prevResult; a config that does not validate still deletes.
+        // Removes what ADD made: the TBF and the ingress qdisc (with its redirect filter) on the host veth, then the
+        // IFB. The reference deletes only the IFB and leaves the qdiscs to go with the veth; but a veth can outlive a
+        // DEL of this plugin (its interface plugin's DEL failed, or only this plugin of a chain was retried), and an
+        // ADD on it then failed with EEXIST. Needs neither prevResult nor the namespace: without the namespace the
+        // veth is gone, and the qdiscs with it. A config that does not validate still deletes.
         string network = request.Config.Name ?? "";
         using var host = RouteSocket.Open();
-        if (host.GetLink(IfbName(network, request.ContainerId)) is { Kind: "ifb" } ifb)
-            host.DeleteLink(ifb.Index);
+        var failures = new DelFailures();
+        failures.Try("remove the qdiscs of the host veth", () =>
+        {
+            if (HostVethIfPresent(host, request) is { } veth) RemoveShaping(host, veth);
+        });
+        failures.Try("delete the ifb device", () =>
+        {
+            if (host.GetLink(IfbName(network, request.ContainerId)) is { Kind: "ifb" } ifb)
+                host.DeleteLink(ifb.Index);
+        });
+        failures.ThrowIfAny();
+    }
+
+    /// <summary>
+    /// Removes from <paramref name="veth"/> (this attachment's host end) the shaping ADD puts there: a root TBF, and
+    /// an ingress qdisc whose filters are all u32 at ADD's priority 1 (the dump lists the redirect and the u32 hash
+    /// table holding it), or that has none (ADD was stopped before its filter).
+    /// A qdisc of another kind is not ours and stays.
+    /// </summary>
+    private static void RemoveShaping(RouteSocket host, Link veth)
+    {
+        bool ingress = false;
+        foreach (var q in host.ListQdiscs(veth.Index))
+        {
+            if (q.Parent == TrafficControl.TC_H_ROOT && q.Kind == "tbf")
+                host.DeleteQdisc(veth.Index, TrafficControl.TC_H_ROOT);
+            else if (q.Parent == TrafficControl.TC_H_INGRESS && q.Kind == "ingress")
+                ingress = true;
+        }
+        if (!ingress) return;
+        foreach (var f in host.ListFilters(veth.Index, TrafficControl.IngressHandle))
+            if (f.Kind != "u32" || f.Priority != 1) return;
+        host.DeleteQdisc(veth.Index, TrafficControl.TC_H_INGRESS, TrafficControl.IngressHandle);
+    }
+
+    /// <summary>
+    /// DEL's lookup of the host veth: the peer of the container interface, when the namespace and the interface are
+    /// still there (else the veth went with them); when prevResult is given it must list the peer, as for ADD.
+    /// </summary>
+    private static Link? HostVethIfPresent(RouteSocket host, CniRequest request)
+    {
+        int peerIndex;
+        using (var netns = ContainerNamespace.TryOpen(request.Netns))
+        {
+            if (netns is null) return null;
+            using var container = RouteSocket.OpenIn(netns);
+            if (container.GetLink(request.IfName) is not { Kind: "veth", ParentIndex: > 0 } inside) return null;
+            peerIndex = inside.ParentIndex;
+        }
+        if (host.GetLink(peerIndex) is not { } peer) return null;
+        Result? prev;
+        try
+        {
+            prev = request.PrevResult;
+        }
+        catch (CniException)
+        {
+            prev = null; // DEL goes on with a prevResult it cannot read
+        }
+        if (prev is { Interfaces: { Count: > 0 } interfaces }
+            && !interfaces.Any(i => string.IsNullOrEmpty(i.Sandbox) && i.Name == peer.Name))
+            return null;
+        return peer;
     }
 
     public override void Check(CniRequest request)

@@ -79,10 +79,16 @@ public sealed class TuningBackup
         }
     }
 
+    /// <summary>
+    /// The temporary file <see cref="Save"/> writes before renaming it over <paramref name="path"/>: left behind when
+    /// the process is killed between the two, so DEL deletes it too.
+    /// </summary>
+    public static string TempPathOf(string path) => path + ".tmp";
+
     /// <summary>Writes the file atomically (a temporary file renamed over it), mode 0600, making the directory (0700) if needed.</summary>
     public void Save(string path)
     {
-        string temp = path + ".tmp";
+        string temp = TempPathOf(path);
         try
         {
             if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("tuning runs on Linux only");

@@ -123,7 +123,10 @@ public sealed class TuningPlugin : CniPlugin
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            return; // nothing was saved, or a DEL before this one restored it
+            // Nothing was saved, or a DEL before this one restored it; or an ADD was killed while it saved, before
+            // it changed anything, and left its temporary file (found by killing each system call of ADD in turn).
+            DeleteTemporary(file);
+            return;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -144,7 +147,24 @@ public sealed class TuningPlugin : CniPlugin
         // The file goes only when the values are back: a DEL that failed to restore them fails, and the runtime's
         // next DEL finds the file and tries again (found by failing each system call of DEL in turn).
         if (!failures.Any) failures.Try($"delete {file}", () => File.Delete(file));
+        if (!failures.Any) failures.Try($"delete {TuningBackup.TempPathOf(file)}", () => DeleteTemporary(file));
         failures.ThrowIfAny();
+    }
+
+    private static void DeleteTemporary(string file)
+    {
+        try
+        {
+            File.Delete(TuningBackup.TempPathOf(file));
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // no data directory: no file
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CniException(ErrorCode.IOFailure, $"failed to delete {TuningBackup.TempPathOf(file)}: {e.Message}");
+        }
     }
 
     /// <summary>

@@ -87,6 +87,39 @@ public sealed class BandwidthKernelTests : IDisposable
     }
 
     [KernelFact]
+    public void Del_removes_the_qdiscs_it_made_on_a_host_veth_that_stays_and_an_add_again_succeeds()
+    {
+        // The veth outlives bandwidth's DEL when the interface plugin's DEL fails or only bandwidth is retried.
+        _node.Add(new BandwidthPlugin(), Config(Both), _container);
+        Assert.Equal(0, _node.Invoke(new BandwidthPlugin(), "DEL", Config(Both), _container).Exit);
+        string qdiscs = BridgeNode.Run("tc", "-n", _node.Node, "qdisc", "show", "dev", HostVeth);
+        Assert.DoesNotContain("tbf", qdiscs);
+        Assert.DoesNotContain("ingress", qdiscs);
+        Assert.Equal(0, _node.Invoke(new BandwidthPlugin(), "ADD", Config(Both), _container).Exit);
+    }
+
+    [KernelFact]
+    public void Add_over_an_add_whose_del_never_ran_replaces_its_qdiscs_and_ifb()
+    {
+        _node.Add(new BandwidthPlugin(), Config(Both), _container);
+        var again = _node.Invoke(new BandwidthPlugin(), "ADD", Config(Both.Replace("1000000", "3000000")), _container);
+        Assert.Equal(0, again.Exit);
+        string qdiscs = BridgeNode.Run("tc", "-n", _node.Node, "qdisc", "show", "dev", HostVeth);
+        Assert.Matches("rate 3Mbit", qdiscs);
+        Assert.Single(qdiscs.Split('\n'), l => l.StartsWith("qdisc ingress", StringComparison.Ordinal));
+        Assert.Equal(0, _node.Invoke(new BandwidthPlugin(), "CHECK", Config(Both.Replace("1000000", "3000000")), _container).Exit);
+    }
+
+    [KernelFact]
+    public void Del_keeps_a_root_qdisc_that_is_not_its_own()
+    {
+        _node.Ip(_node.Node, "link", "set", HostVeth, "txqueuelen", "1000");
+        BridgeNode.Run("tc", "-n", _node.Node, "qdisc", "add", "dev", HostVeth, "root", "pfifo");
+        Assert.Equal(0, _node.Invoke(new BandwidthPlugin(), "DEL", Config(Both), _container).Exit);
+        Assert.Contains("pfifo", BridgeNode.Run("tc", "-n", _node.Node, "qdisc", "show", "dev", HostVeth));
+    }
+
+    [KernelFact]
     public void A_failed_add_leaves_nothing_behind()
     {
         // The IFB's name is taken (an ADD without DEL): the ingress TBF made before must be undone.

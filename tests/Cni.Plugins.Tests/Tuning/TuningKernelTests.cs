@@ -118,6 +118,22 @@ public sealed class TuningKernelTests : IDisposable
     }
 
     [KernelFact]
+    public void Del_deletes_the_temporary_file_of_an_Add_killed_while_it_saved()
+    {
+        // Killed between writing the temporary file and renaming it: nothing was changed yet, the file is left.
+        File.WriteAllText(SavedFile + ".tmp", """{"mtu":1500}""");
+        Assert.Equal(0, _node.Invoke(_plugin, "DEL", Config("\"mtu\":1400"), _ctr).Exit);
+        Assert.False(File.Exists(SavedFile + ".tmp"));
+        // And with the saved file there too (killed in a later ADD's save, after an earlier one completed).
+        _node.Add(_plugin, Config("\"mtu\":1400"), _ctr);
+        File.WriteAllText(SavedFile + ".tmp", """{"mtu":1400}""");
+        Assert.Equal(0, _node.Invoke(_plugin, "DEL", Config("\"mtu\":1400"), _ctr).Exit);
+        Assert.False(File.Exists(SavedFile));
+        Assert.False(File.Exists(SavedFile + ".tmp"));
+        Assert.Contains("mtu 1500", Link());
+    }
+
+    [KernelFact]
     public void A_sysctl_the_kernel_does_not_have_fails_Add_before_any_change()
     {
         string conf = Config("""  "sysctl":{"net.core.somaxconn":"512","net.ipv4.conf.IFNAME.no_such_key":"1"}  """);
