@@ -109,7 +109,8 @@ for i in 1 2 3; do add_ctr "$i" "ADD c$i on h$i (no peers in the config)"; done
 REG1=$(etcd_ctl get --print-value-only "$VTEPS/host1")
 check "host1's registration names its underlay, VTEP MAC and cluster-ipam block" json_get "$REG1" \
     ".underlay == \"$(ul 1)\" and (.vtepMac | test(\"^[0-9a-f:]{17}$\")) and (.blocks | length) >= 1 and (.blocks[0] | startswith(\"10.245.\"))"
-check "h1 floods to h2 and h3" wait_until 3 test "$(flood_list 1)" = "$(ul 2) $(ul 3) "
+flood_is() { [ "$(flood_list "$1")" = "$2" ]; }
+check "h1 floods to h2 and h3" wait_until 3 flood_is 1 "$(ul 2) $(ul 3) "
 check "container MTU is underlay 1500 - 50" bash -c "ip -n ${CTR[1]} link show eth0 | grep -q 'mtu 1450 '"
 check "c1, c2, c3 ping each other across hosts" wait_until 5 all_pairs_ping 1 2 3
 
