@@ -84,9 +84,7 @@ for ((a = 1; a <= N; a++)); do for ((b = 1; b <= N; b++)); do
   [ "$a" = "$b" ] && continue
   ip netns exec "vxb-c$a-$TAG" ping -c1 -W1 "${IP[$b]}" >/dev/null 2>&1 || fail=$((fail + 1))
 done; done
-printf '%s\n' "${RES[@]}" | awk -v n="$N" -v fail="$fail" '
-  {f[NR]=$1; p[NR]=$2} END {
-    asort(f); asort(p)
-    printf "hosts %d: registration -> every flood list complete: median %d ms, max %d ms; -> first ping both ways: median %d ms, max %d ms; final all-pairs pings failed: %d of %d\n",
-      n, f[int((NR+1)/2)], f[NR], p[int((NR+1)/2)], p[NR], fail, n*(n-1)
-  }'
+med_max() { sort -n | awk '{v[NR]=$1} END {printf "median %d ms, max %d ms", v[int((NR+1)/2)], v[NR]}'; }
+echo "hosts $N: registration -> every flood list complete: $(printf '%s\n' "${RES[@]}" | awk '{print $1}' | med_max);" \
+  "-> the new host's container and the first host's reach each other: $(printf '%s\n' "${RES[@]}" | awk '{print $2}' | med_max);" \
+  "final all-pairs pings failed: $fail of $((N * (N - 1)))"
