@@ -39,7 +39,7 @@ toolchain() {
 test_deps() {
   build_deps
   apt_ensure kmod iproute2 nftables conntrack strace busybox-static golang-go jq bc iputils-ping python3 \
-    podman runc containerd uidmap etcd-server etcd-client openssl \
+    podman runc containerd uidmap etcd-server etcd-client openssl dnsmasq-base \
     containernetworking-plugins golang-github-containernetworking-plugins-dev golang-github-appc-cni-dev
 }
 

@@ -18,14 +18,18 @@ public static class AgentMain
     public static int Main(string[] args, TextWriter log)
     {
         string confDir = DefaultConfDir, runDir = NetworkLock.DefaultDirectory;
+        string namesDir = Cni.Resolver.NameStore.DefaultDirectory, resolvConf = "/etc/resolv.conf";
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--conf-dir" when i + 1 < args.Length: confDir = args[++i]; break;
                 case "--run-dir" when i + 1 < args.Length: runDir = args[++i]; break;
+                case "--names-dir" when i + 1 < args.Length: namesDir = args[++i]; break;
+                case "--resolv-conf" when i + 1 < args.Length: resolvConf = args[++i]; break;
                 case "-h" or "--help":
                     log.WriteLine("usage: sharpcni-agent [--conf-dir DIR (default /etc/cni/net.d)] [--run-dir DIR (default /run/sharpcni)]");
+                    log.WriteLine("                      [--names-dir DIR (default /run/sharpcni/dnsname)] [--resolv-conf FILE (default /etc/resolv.conf)]");
                     return 0;
                 default:
                     log.WriteLine($"sharpcni-agent: unknown argument '{args[i]}' (see --help)");
@@ -35,15 +39,15 @@ public static class AgentMain
 
         var networks = OverlayNetworks.Discover(confDir, log);
         if (networks.Count == 0)
-        {
-            log.WriteLine($"sharpcni-agent: no vxlan network with a cluster object in {confDir}");
-            return 1;
-        }
+            log.WriteLine($"sharpcni-agent: no vxlan network with a cluster object in {confDir}: serving names only");
 
         using var stop = new CancellationTokenSource();
         void OnSignal(PosixSignalContext c) { c.Cancel = true; stop.Cancel(); }
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+
+        using var names = new NamesHost(namesDir, resolvConf, log);
+        names.Start();
 
         var threads = new List<Thread>();
         foreach (var network in networks)
@@ -54,6 +58,7 @@ public static class AgentMain
             threads.Add(t);
         }
         foreach (var t in threads) t.Join();
+        stop.Token.WaitHandle.WaitOne();
         return 0;
     }
 }

@@ -1,0 +1,3 @@
+module sharpcni/bench/dnsload
+
+go 1.19

@@ -1,0 +1,1 @@
+return Cni.Spec.Dispatcher.Main(new Cni.Plugins.Dnsname.DnsnamePlugin());
