@@ -60,7 +60,7 @@ for ((k = 1; k <= N; k++)); do
     >"$WORK/net.d/50-vxb$k.conflist"
   mkdir -p "$WORK/conf-$k"; cp "$WORK/net.d/50-vxb$k.conflist" "$WORK/conf-$k/"
   t_start=$(ms)
-  ip netns exec "$h" "$BIN/sharpcni-agent" --conf-dir "$WORK/conf-$k" 2>>"$WORK/agent-$k.log" &
+  ip netns exec "$h" "$BIN/sharpcni-agent" --conf-dir "$WORK/conf-$k" --names-dir "$WORK/names-$k" 2>>"$WORK/agent-$k.log" &
   PIDS+=($!)
   for ((i = 0; i < 200; i++)); do
     etcd_ctl get "/sharpcni/vxlan/v1/vteps/$VNI/bhost$k" --keys-only 2>/dev/null | grep -q . && break

@@ -71,7 +71,8 @@ add_host() {
     printf '%s\n' "$conf" >"$WORK/conf-h$i/50-ovl$i.conflist"
 }
 start_agent() { # N
-    ip netns exec "${HOST[$1]}" "$AGENT" --conf-dir "$WORK/conf-h$1" 2>>"$WORK/agent-h$1.log" &
+    # Its own names directory: the agent also serves dnsname networks, and these hosts share one machine.
+    ip netns exec "${HOST[$1]}" "$AGENT" --conf-dir "$WORK/conf-h$1" --names-dir "$WORK/names-h$1" 2>>"$WORK/agent-h$1.log" &
     AGENT_PID[$1]=$!
     _cnit_pids+=("$!")
 }
