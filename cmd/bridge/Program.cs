@@ -1,1 +1,1 @@
-return Cni.Plugins.InProcessIpam.Main(new Cni.Plugins.Bridge.BridgePlugin());
+return Cni.Plugins.InProcessIpam.MainWithTls(new Cni.Plugins.Bridge.BridgePlugin());

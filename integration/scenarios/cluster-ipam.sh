@@ -8,10 +8,13 @@
 # changes nothing; two members killed: ADD fails with code 11 within the timeout and leaves no link and no
 # record, DEL fails; members restarted: ADD works and the pending DELs succeed; a wrong CA is a clear error, a
 # client certificate from another CA is refused by etcd; user/password auth with the password in a file, and a
-# wrong password appears in no output.
+# wrong password appears in no output; static addresses (the ips capability, CNI_ARGS IP=): taken from an unclaimed
+# block that the host then holds, refused in another host's block (strict affinity) and when already in use, the
+# recorded address on a repeated ADD; an ADD whose interface plugin fails after the IPAM call, and ADDs killed at
+# any moment followed by the runtime's DEL, leave nothing in etcd.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/etcd-cluster.sh"
-expect_checks 49
+expect_checks 69
 
 if [ ! -x "$CNI_BIN_DIR/cluster-ipam" ] || [ ! -x "$CNI_BIN_DIR/bridge" ]; then
     skip "no cluster-ipam or bridge plugin in $CNI_BIN_DIR (run ./build.sh)"
@@ -45,10 +48,10 @@ conf() {
     local name="$1" node="$2" ca="${3:-$ETCD_CA}" cert="${4:-$ETCD_CERT}" key="${5:-$ETCD_KEY}" auth="${6:-}"
     write_conf "$name.conflist" "$(cat <<EOF
 {"cniVersion":"1.1.0","name":"$name","plugins":[
- {"type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":false,
+ {"type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":false,"capabilities":{"ips":true},
   "ipam":{"type":"cluster-ipam",
    "etcd":{"endpoints":$ETCD_ENDPOINTS_JSON,"caFile":"$ca","certFile":"$cert","keyFile":"$key","timeoutSeconds":$ETCD_TIMEOUT$auth},
-   "nodeName":"$node","blockGraceSeconds":2,
+   "nodeName":"$node","blockGraceSeconds":2,"cacheDir":"$WORK/ipam-cache",
    "pools":[{"subnet":"10.244.0.0/16","blockSize":26,"gateway":"10.244.0.1"}],"routes":[{"dst":"0.0.0.0/0"}]}}]}
 EOF
 )"
@@ -160,6 +163,32 @@ check "host2 holds no block any more" test "$(etcd_count "$PREFIX/blocks/host2/"
 run_parallel del_ctr 301 306 6
 check "DELs after the release succeed (host2's are unknown now)" rcs_ok 301 306 delrc
 
+# ---- static addresses -----------------------------------------------------------------------------------
+# ip_of N : the address container N got.  claim_of BLOCK : the node holding a block of the pool.
+ip_of() { jq -r '.ips[0].address' "$WORK/res/$1.json"; }
+claim_of() { etcd_ctl get --print-value-only "$PREFIX/claims/10.244.0.0-16/$1"; }
+ip netns add "cnit-c340-$RUN_ID"; ip netns add "cnit-c341-$RUN_ID"; ip netns add "cnit-c342-$RUN_ID"
+check "ADD with the ips capability in an unclaimed block works" \
+    with_env CNI_CONTAINERID=ctr-340 CAP_ARGS='{"ips":["10.244.100.10/16"]}' cni_run "${HOSTS[0]}" add cl1 "cnit-c340-$RUN_ID"
+check "... and gives the requested address" grep -q '"address": *"10.244.100.10/16"' <<<"$LAST_OUTPUT"
+check "... in the block it claimed for host1" test "$(claim_of 10.244.100.0-26)" = host1
+links_before=$(ip -n "${HOSTS[1]}" -o link | wc -l)
+check_fails "ADD on host2 of an address in host1's block fails" \
+    with_env CNI_CONTAINERID=ctr-341 CNI_ARGS="IgnoreUnknown=1;IP=10.244.100.11" cni_run "${HOSTS[1]}" add cl2 "cnit-c341-$RUN_ID"
+check "... with a clear error naming the holder (strict affinity)" grep -q "which node host1 holds.*strict affinity" <<<"$LAST_OUTPUT"
+check "... and leaves no record and no container link" \
+    test "$(etcd_count "$PREFIX/attachments/host2/ctr-341/")$(ip -n "cnit-c341-$RUN_ID" -o link | wc -l)" = 01
+check_fails "ADD of an address in use on the same host fails" \
+    with_env CNI_CONTAINERID=ctr-342 CNI_ARGS="IgnoreUnknown=1;IP=10.244.100.10" cni_run "${HOSTS[0]}" add cl1 "cnit-c342-$RUN_ID"
+check "... with a clear error naming its holder" grep -q "10.244.100.10 is already allocated to ctr-340/eth0" <<<"$LAST_OUTPUT"
+check "ADD on host1 of another address of that block (CNI_ARGS IP=) works" \
+    with_env CNI_CONTAINERID=ctr-342 CNI_ARGS="IgnoreUnknown=1;IP=10.244.100.11" cni_run "${HOSTS[0]}" add cl1 "cnit-c342-$RUN_ID"
+repeat_static() { [ "$(CNI_ARGS=IP=10.244.100.11 ipam_call 1 ADD ctr-342 "/var/run/netns/cnit-c342-$RUN_ID" | jq -r '.ips[0].address')" = 10.244.100.11/16 ]; }
+check "a repeated ADD with the request returns the recorded address" repeat_static
+check "DEL of the first static container succeeds" with_env CNI_CONTAINERID=ctr-340 cni_run "${HOSTS[0]}" del cl1 "cnit-c340-$RUN_ID"
+check "DEL of the second static container succeeds" with_env CNI_CONTAINERID=ctr-342 cni_run "${HOSTS[0]}" del cl1 "cnit-c342-$RUN_ID"
+check "no static allocation left in etcd" test "$(etcd_count "$PREFIX/attachments/")" = 0
+
 # ---- one member down during a run of ADDs ---------------------------------------------------------------
 pid1=$(cat "$ETCD_DIR/member-1.pid")
 ( sleep 0.5; etcd_member_kill 1 ) &
@@ -200,6 +229,43 @@ run_parallel del_ctr 322 336 6
 check "the pending DELs succeed" rcs_ok 322 336 delrc
 check "DEL of the container added after the restart" with_env CNI_CONTAINERID=ctr-337 cni_run "${HOSTS[0]}" del cl1 "cnit-c337-$RUN_ID"
 check "no allocation left in etcd after the faults" test "$(etcd_count "$PREFIX/attachments/")" = 0
+
+# ---- a failed ADD and killed ADDs leave nothing in etcd ------------------------------------------------------
+# The interface plugin fails after the IPAM call (a route whose gateway is not on-link): its rollback releases the
+# address. Then ADDs SIGKILLed at staggered moments (before, during and after their etcd commit), each followed by
+# the DEL a runtime sends: no record, no block entry and no host link of theirs is left.
+write_conf badroute.conflist "$(jq -c '.name = "badroute" | .plugins[0].ipam.routes = [{"dst":"192.0.2.0/24","gw":"10.99.99.99"}]' "$NETCONFPATH_DIR/cl1.conflist")"
+ip netns add "cnit-c343-$RUN_ID"
+check_fails "ADD whose interface plugin fails after the IPAM call fails" \
+    with_env CNI_CONTAINERID=ctr-343 cni_run "${HOSTS[0]}" add badroute "cnit-c343-$RUN_ID"
+check "... and leaves no record in etcd" test "$(etcd_count "$PREFIX/attachments/host1/ctr-343/")" = 0
+check "... and no entry in host1's blocks" bash -c '! grep -q ctr-343 <<<"$1"' _ "$(etcd_ctl get --prefix "$PREFIX/blocks/host1/" --print-value-only)"
+# killed_add N DELAY-MS : bridge + cluster-ipam ADD for container N on host1, SIGKILLed (with any IPAM child) after DELAY.
+killed_add() {
+    local n="$1" ms="$2" pid kids
+    ip netns add "cnit-c$n-$RUN_ID" 2>/dev/null
+    jq -c '.plugins[0] + {name: .name, cniVersion: .cniVersion}' "$NETCONFPATH_DIR/cl1.conflist" >"$WORK/kill.json"
+    ip netns exec "${HOSTS[0]}" env CNI_COMMAND=ADD CNI_CONTAINERID="ctr-$n" CNI_NETNS="/var/run/netns/cnit-c$n-$RUN_ID" \
+        CNI_IFNAME=eth0 CNI_PATH="$PLUGINS" "$PLUGINS/bridge" <"$WORK/kill.json" >/dev/null 2>&1 &
+    pid=$!
+    sleep "$(printf '0.%03d' "$ms")"
+    kids=$(pgrep -P "$pid" || true)
+    kill -KILL "$pid" $kids 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+for k in $(seq 0 11); do killed_add $((344 + k)) $((k * 4)); done
+killed_dels() {
+    local n bad=0
+    for n in $(seq 344 355); do
+        with_env CNI_CONTAINERID="ctr-$n" cni_run "${HOSTS[0]}" del cl1 "cnit-c$n-$RUN_ID" >/dev/null 2>&1 || bad=$((bad + 1))
+    done
+    echo "$bad DELs failed"; [ "$bad" = 0 ]
+}
+check "the DELs after 12 killed ADDs succeed" killed_dels
+check "... and no record of a killed ADD is left in etcd" test "$(etcd_count "$PREFIX/attachments/")" = 0
+check "... nor an entry in host1's blocks" bash -c '! grep -q "ctr-3[45][0-9]" <<<"$1"' _ "$(etcd_ctl get --prefix "$PREFIX/blocks/host1/" --print-value-only)"
+check "... nor a container veth on host1" bash -c '! ip -n "$1" -o link show type veth | grep -v ": etcd0@" | grep .' _ "${HOSTS[0]}"
 
 # ---- security ------------------------------------------------------------------------------------------
 conf badca host1 "$ETCD_ROGUE_CA"

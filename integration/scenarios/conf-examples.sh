@@ -294,8 +294,8 @@ for file in "${CLUSTER_FILES[@]}"; do
         new_netns C "clc$j" || exit 1
         etcd_cluster_attach "$N" "$ETCD_SUBNET_PREFIX.10$j" || exit 1
         mkdir -p "$SCENARIO_TMP/cl$j"
-        jq --arg ca "$ETCD_CA" --arg cert "$ETCD_CERT" --arg key "$ETCD_KEY" --arg node "node$j" \
-            '(.plugins[] | select(.ipam.type == "cluster-ipam") | .ipam) |= (.etcd.caFile = $ca | .etcd.certFile = $cert | .etcd.keyFile = $key | .nodeName = $node)' \
+        jq --arg ca "$ETCD_CA" --arg cert "$ETCD_CERT" --arg key "$ETCD_KEY" --arg node "node$j" --arg cache "$SCENARIO_TMP/cl$j/cache" \
+            '(.plugins[] | select(.ipam.type == "cluster-ipam") | .ipam) |= (.etcd.caFile = $ca | .etcd.certFile = $cert | .etcd.keyFile = $key | .nodeName = $node | .cacheDir = $cache)' \
             "$SCENARIO_TMP/cl/$base" >"$SCENARIO_TMP/cl$j/$base"
         check "$base: ADD on node $j" in_conf "$SCENARIO_TMP/cl$j" cni_run "$N" add "$NET" "$C" || continue
         res="$LAST_OUTPUT"

@@ -57,6 +57,43 @@ public sealed class EtcdClient : IDisposable
         _tls = ssl;
     }
 
+    /// <summary>
+    /// What a client changes in its process (OpenSSL's trust store narrowed to the CA file, by setenv): call it on
+    /// the main thread before a client is made on another one. The constructor does it too.
+    /// </summary>
+    public static void PrepareProcess(EtcdOptions options)
+    {
+        if (options.CaFile is not null) TrustStore.Narrow(options.CaFile);
+    }
+
+    /// <summary>
+    /// Opens the connection (TCP and TLS) ahead of the first request, to the first endpoint that accepts it within
+    /// <paramref name="budget"/> (default: one attempt's share of the timeout); the first request then uses it.
+    /// Returns false when no endpoint accepted it in time; the requests try again as usual. TLS errors throw.
+    /// </summary>
+    public bool Connect(TimeSpan? budget = null)
+    {
+        long total = (long)_options.Timeout.TotalMilliseconds;
+        long deadline = Environment.TickCount64 + (long)(budget?.TotalMilliseconds ?? Math.Max(MinAttemptMilliseconds, total / 4));
+        var endpoints = _options.Endpoints;
+        for (int attempt = 0; attempt < endpoints.Count && Environment.TickCount64 < deadline; attempt++)
+        {
+            int index = (_preferred + attempt) % endpoints.Count;
+            try
+            {
+                _connection?.Dispose();
+                _connection = Http1Connection.Open(endpoints[index], _tls, deadline);
+                _preferred = index;
+                return true;
+            }
+            catch (Exception e) when (e is SocketException or IOException)
+            {
+                DropConnection();
+            }
+        }
+        return false;
+    }
+
     /// <summary>The endpoint that answered last (for messages).</summary>
     public Uri CurrentEndpoint => _options.Endpoints[_preferred];
 
@@ -261,7 +298,7 @@ public sealed class EtcdClient : IDisposable
     private JsonDocument Call(string path, Action<Utf8JsonWriter> body)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = _options.JsonEncoder }))
         {
             w.WriteStartObject();
             body(w);
@@ -407,7 +444,7 @@ public sealed class EtcdClient : IDisposable
             throw new EtcdSecurityException($"cannot read passwordFile {_options.PasswordFile}: {e.GetType().Name}");
         }
         var buffer = new ArrayBufferWriter<byte>(128);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = _options.JsonEncoder }))
         {
             w.WriteStartObject();
             w.WriteString("name", _options.Username);

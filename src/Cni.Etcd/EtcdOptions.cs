@@ -15,4 +15,9 @@ public sealed class EtcdOptions
     public string? PasswordFile { get; init; }
     /// <summary>The whole budget of one client call, across every endpoint tried.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// The string escaping of request bodies (null: .NET's default, whose static constructor costs a short-lived
+    /// process more than a request; sharpcni's plugins pass their AsciiJsonEncoder, which writes the same bytes).
+    /// </summary>
+    public System.Text.Encodings.Web.JavaScriptEncoder? JsonEncoder { get; init; }
 }

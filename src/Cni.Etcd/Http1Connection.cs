@@ -7,14 +7,14 @@ namespace Cni.Etcd;
 
 /// <summary>
 /// One HTTP/1.1 connection to one etcd endpoint (TLS or plain), used synchronously on the calling thread: a
-/// blocking socket with a connect deadline, <see cref="SslStream"/>'s synchronous handshake, POST requests with a
+/// blocking socket (<see cref="SocketStream"/>) with a connect deadline, <see cref="SslStream"/>'s synchronous handshake, POST requests with a
 /// Content-Length body, responses with Content-Length or chunked bodies, kept alive between requests. A plugin
 /// process makes one to three requests on one connection; HttpClient's pool, async state machines and thread-pool
 /// threads cost more CPU than the requests themselves (bench/etcd-probe).
 /// </summary>
 internal sealed class Http1Connection : IDisposable
 {
-    private readonly Socket _socket;
+    private readonly SocketStream _socket;
     private readonly Stream _stream;
     private readonly string _hostHeader;
     private readonly byte[] _buffer = new byte[16 * 1024];
@@ -23,7 +23,7 @@ internal sealed class Http1Connection : IDisposable
     public Uri Endpoint { get; }
     public bool Broken { get; private set; }
 
-    private Http1Connection(Uri endpoint, Socket socket, Stream stream)
+    private Http1Connection(Uri endpoint, SocketStream socket, Stream stream)
     {
         Endpoint = endpoint;
         _socket = socket;
@@ -38,15 +38,15 @@ internal sealed class Http1Connection : IDisposable
         SocketException? last = null;
         foreach (var address in addresses)
         {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            SocketStream? socket = null;
             try
             {
-                ConnectBefore(socket, new IPEndPoint(address, endpoint.Port), deadline);
-                SetTimeouts(socket, deadline);
-                Stream stream = new NetworkStream(socket, ownsSocket: false);
+                socket = SocketStream.Connect(address, endpoint.Port, deadline);
+                socket.SetDeadline(deadline);
+                Stream stream = socket;
                 if (endpoint.Scheme == "https")
                 {
-                    var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                    var ssl = new SslStream(socket, leaveInnerStreamOpen: false);
                     var options = tls ?? new SslClientAuthenticationOptions();
                     options.TargetHost = endpoint.IdnHost.Trim('[', ']');
                     ssl.AuthenticateAsClient(options);
@@ -56,44 +56,18 @@ internal sealed class Http1Connection : IDisposable
             }
             catch (SocketException e)
             {
-                socket.Dispose();
+                socket?.Dispose();
                 last = e;
             }
             catch
             {
-                socket.Dispose();
+                socket?.Dispose();
                 throw;
             }
         }
         throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
 
-    private static void ConnectBefore(Socket socket, EndPoint target, long deadline)
-    {
-        socket.Blocking = false;
-        try
-        {
-            socket.Connect(target);
-        }
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
-        {
-            long remaining = deadline - Environment.TickCount64;
-            if (remaining <= 0 || !socket.Poll(checked((int)Math.Min(remaining * 1000, int.MaxValue)), SelectMode.SelectWrite))
-                throw new SocketException((int)SocketError.TimedOut);
-            int error = (int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
-            if (error != 0) throw new SocketException(error);
-        }
-        socket.Blocking = true;
-    }
-
-    private static void SetTimeouts(Socket socket, long deadline)
-    {
-        int ms = (int)Math.Clamp(deadline - Environment.TickCount64, 1, int.MaxValue);
-        socket.SendTimeout = ms;
-        socket.ReceiveTimeout = ms;
-    }
-
-    /// <summary>POSTs <paramref name="body"/> as JSON; returns the status and the response body.</summary>
     public (int Status, byte[] Body) Post(string path, byte[] body, IReadOnlyList<(string Name, string Value)> headers, long deadline)
     {
         try
@@ -110,7 +84,7 @@ internal sealed class Http1Connection : IDisposable
 
     private void SendRequest(string path, byte[] body, IReadOnlyList<(string Name, string Value)> headers, long deadline)
     {
-        SetTimeouts(_socket, deadline);
+        _socket.SetDeadline(deadline);
         var head = new StringBuilder(256);
         head.Append("POST ").Append(path).Append(" HTTP/1.1\r\nHost: ").Append(_hostHeader)
             .Append("\r\nContent-Type: application/json\r\nContent-Length: ").Append(body.Length).Append("\r\n");
@@ -147,7 +121,7 @@ internal sealed class Http1Connection : IDisposable
     }
 
     /// <summary>Sets how long <see cref="ReadStreamLine"/> may block (0: forever).</summary>
-    public void SetReceiveTimeout(int milliseconds) => _socket.ReceiveTimeout = milliseconds;
+    public void SetReceiveTimeout(int milliseconds) => _socket.SetReceiveTimeout(milliseconds);
 
     /// <summary>The next line of a streamed body (without its newline); null when the stream ended.</summary>
     public byte[]? ReadStreamLine()

@@ -139,7 +139,7 @@ public sealed class IpamConfig
     }
 
     /// <summary>An address given as "10.1.2.3" or "10.1.2.3/24" (the prefix is ignored, as in the reference).</summary>
-    private static IPAddress ParseRequested(string? s, string source)
+    internal static IPAddress ParseRequested(string? s, string source)
     {
         if (AddressPrefix.TryParse(s, out var p)) return p.Address;
         if (s is not null && IPAddressMath.TryParse(s, out var a)) return a;

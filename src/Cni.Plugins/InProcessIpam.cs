@@ -25,4 +25,15 @@ public static class InProcessIpam
         IpamDelegate.InProcessPlugins = ForType;
         return Dispatcher.Main(plugin);
     }
+
+    /// <summary>
+    /// Main for a plugin that delegates to IPAM and links OpenSSL in (<c>StaticOpenSslLinking</c> in its cmd project:
+    /// a static executable cannot load libssl at run time): it also runs cluster-ipam in-process, which saves the
+    /// IPAM process's start on every call (the TLS connection to etcd is made either way).
+    /// </summary>
+    public static int MainWithTls(CniPlugin plugin)
+    {
+        IpamDelegate.InProcessPlugins = type => type == "cluster-ipam" ? new ClusterIpam.ClusterIpamPlugin() : ForType(type);
+        return Dispatcher.Main(plugin);
+    }
 }

@@ -26,7 +26,16 @@ public static class IpamDelegate
     /// Checks, before an ADD changes anything, that the IPAM plugin the config names can be run (a bare name found on
     /// CNI_PATH): code 7 otherwise, with nothing to undo.
     /// </summary>
-    public static void EnsureAvailable(CniRequest request) => Find(request.Config.IpamType, request.Path);
+    /// <remarks>
+    /// When the IPAM plugin runs in-process and can prepare (<see cref="IPreparingIpam"/>), it is told here, so slow
+    /// work without side effects (cluster-ipam: the TLS connection to etcd) overlaps the interface plugin's own set-up.
+    /// </remarks>
+    public static void EnsureAvailable(CniRequest request)
+    {
+        string exe = Find(request.Config.IpamType, request.Path);
+        if (InProcessPlugins?.Invoke(request.Config.IpamType!) is IPreparingIpam plugin && IsThisProgram(exe))
+            plugin.PrepareAdd(new CommandEnvironment(request.Environment, "ADD"), request.StdinData);
+    }
 
     /// <summary>The executable for a plugin type, searched in CNI_PATH; code 7 when the name is not a bare name, or it is not found.</summary>
     public static string Find(string? type, IReadOnlyList<string> path)
@@ -157,4 +166,14 @@ public static class IpamDelegate
             return null;
         }
     }
+}
+
+/// <summary>
+/// An in-process IPAM plugin that starts work without side effects when the interface plugin announces an ADD
+/// (<see cref="IpamDelegate.EnsureAvailable"/>), before the interface plugin's own set-up; the ADD itself uses it
+/// when it comes with the same config. Must not throw and must leave nothing behind when the ADD never comes.
+/// </summary>
+public interface IPreparingIpam
+{
+    void PrepareAdd(IReadOnlyDictionary<string, string> environment, byte[] stdinData);
 }

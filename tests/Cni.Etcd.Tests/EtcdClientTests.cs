@@ -68,6 +68,20 @@ public class EtcdClientTests
     }
 
     [Fact]
+    public void A_connection_opened_ahead_is_used_by_the_first_request_and_a_refused_endpoint_is_skipped()
+    {
+        using var gw = new FakeGateway();
+        using var client = Client(FakeGateway.ClosedEndpoint(), gw.Endpoint);
+        Assert.True(client.Connect());
+        Assert.Empty(gw.Requests);
+        client.Put("/a", [1]);
+        Assert.Single(gw.Requests);
+        Assert.Equal(1, gw.Connections);
+        using var none = Client(FakeGateway.ClosedEndpoint());
+        Assert.False(none.Connect());
+    }
+
+    [Fact]
     public void A_refused_endpoint_and_a_member_without_leader_move_on_to_the_next()
     {
         using var noLeader = new FakeGateway();

@@ -26,21 +26,42 @@ internal sealed class MemoryClusterStore : IClusterStore
         lock (_lock)
         {
             Reads++;
-            var results = new List<IReadOnlyList<StoredValue>>();
-            foreach (var q in queries)
-            {
-                var list = new List<StoredValue>();
-                foreach (var (k, (v, mod)) in Data)
-                    if (q.Prefix ? k.StartsWith(q.Key, StringComparison.Ordinal) : k == q.Key)
-                        list.Add(new StoredValue(k, q.KeysOnly ? [] : v, mod));
-                results.Add(list);
-            }
-            return results;
+            return ReadLocked(queries);
         }
     }
 
-    public bool Commit(IReadOnlyList<Expect> expectations, IReadOnlyList<StoreWrite> writes)
+    private List<IReadOnlyList<StoredValue>> ReadLocked(IReadOnlyList<KeyQuery> queries)
     {
+        var results = new List<IReadOnlyList<StoredValue>>();
+        foreach (var q in queries)
+        {
+            var list = new List<StoredValue>();
+            foreach (var (k, (v, mod)) in Data)
+                if (q.Prefix ? k.StartsWith(q.Key, StringComparison.Ordinal) : k == q.Key)
+                    list.Add(new StoredValue(k, q.KeysOnly ? [] : v, mod));
+            results.Add(list);
+        }
+        return results;
+    }
+
+    public bool Commit(IReadOnlyList<Expect> expectations, IReadOnlyList<StoreWrite> writes) => CommitAt(expectations, writes) > 0;
+
+    /// <summary>Like etcd's transaction with a failure branch: the reads come from the same locked snapshot.</summary>
+    public CommitResult CommitOrRead(IReadOnlyList<Expect> expectations, IReadOnlyList<StoreWrite> writes, IReadOnlyList<KeyQuery> readOnFailure)
+    {
+        long revision = CommitAt(expectations, writes, readOnFailure, out var reads);
+        return revision > 0 ? new CommitResult(true, revision, null) : new CommitResult(false, 0, reads);
+    }
+
+    public int FailureReads;
+
+    private long CommitAt(IReadOnlyList<Expect> expectations, IReadOnlyList<StoreWrite> writes) => CommitAt(expectations, writes, null, out _);
+
+    /// <summary>The revision of the writes, or 0 when an expectation failed (then <paramref name="reads"/> answers <paramref name="readOnFailure"/>).</summary>
+    private long CommitAt(IReadOnlyList<Expect> expectations, IReadOnlyList<StoreWrite> writes, IReadOnlyList<KeyQuery>? readOnFailure,
+        out IReadOnlyList<IReadOnlyList<StoredValue>>? reads)
+    {
+        reads = null;
         if (Unavailable) throw new ClusterStoreUnavailableException("etcd unavailable (test)");
         var hook = BeforeCommit;
         BeforeCommit = null;
@@ -53,7 +74,12 @@ internal sealed class MemoryClusterStore : IClusterStore
                 if (mod != e.ModRevision)
                 {
                     FailedCommits++;
-                    return false;
+                    if (readOnFailure is not null)
+                    {
+                        FailureReads++;
+                        reads = ReadLocked(readOnFailure);
+                    }
+                    return 0;
                 }
             }
             Revision++;
@@ -63,7 +89,7 @@ internal sealed class MemoryClusterStore : IClusterStore
                 if (w.Value is null) Data.Remove(w.Key);
                 else Data[w.Key] = (w.Value, Revision);
             }
-            return true;
+            return Revision;
         }
     }
 

@@ -33,6 +33,8 @@ public sealed class ClusterIpamConfig
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
     /// <summary>How long a node keeps an empty block before it goes back to the pool.</summary>
     public static readonly TimeSpan DefaultBlockGrace = TimeSpan.FromMinutes(10);
+    /// <summary>Where a node keeps its hint of its own blocks (<see cref="NodeBlockFile"/>).</summary>
+    public const string DefaultCacheDir = "/var/lib/cni/cluster-ipam";
 
     public required string Name { get; init; }
     public string CniVersion { get; init; } = "";
@@ -43,16 +45,28 @@ public sealed class ClusterIpamConfig
     public IReadOnlyList<IpamRoute> Routes { get; init; } = [];
     public DnsSettings? Dns { get; init; }
     public TimeSpan BlockGrace { get; init; } = DefaultBlockGrace;
+    /// <summary>The directory of the node's block hint; null (configured as "") for none.</summary>
+    public string? CacheDir { get; init; } = DefaultCacheDir;
+    /// <summary>
+    /// Static addresses asked for, as host-local takes them: CNI_ARGS <c>IP=</c>, <c>args.cni.ips</c> and the
+    /// <c>ips</c> capability (<c>runtimeConfig.ips</c>), in that order (a prefix length given with one is ignored).
+    /// </summary>
+    public IReadOnlyList<IPAddress> RequestedAddresses { get; init; } = [];
 
-    private static readonly JsonFields NetworkFields = new("name", "cniVersion", "ipam");
-    private static readonly JsonFields IpamFields = new("etcd", "prefix", "nodeName", "pools", "routes", "dns", "blockGraceSeconds");
+    private static readonly JsonFields NetworkFields = new("name", "cniVersion", "ipam", "args", "runtimeConfig");
+    private static readonly JsonFields ArgsFields = new("cni");
+    private static readonly JsonFields IpsFields = new("ips");
+    private static readonly JsonFields IpamFields = new("etcd", "prefix", "nodeName", "pools", "routes", "dns", "blockGraceSeconds", "cacheDir");
     private static readonly JsonFields EtcdFields = new("endpoints", "caFile", "certFile", "keyFile", "username", "passwordFile", "timeoutSeconds");
     private static readonly JsonFields PoolFields = new("subnet", "blockSize", "gateway");
     private static readonly JsonFields RouteFields = new("dst", "gw");
     private static readonly JsonFields DnsFields = new("nameservers", "domain", "search", "options");
 
-    /// <summary>Reads the network configuration (the plugin's stdin). <paramref name="hostName"/> is the default node name.</summary>
-    public static ClusterIpamConfig Parse(ReadOnlySpan<byte> networkConfigJson, string hostName)
+    /// <summary>
+    /// Reads the network configuration (the plugin's stdin) and CNI_ARGS (<paramref name="cniArgs"/>, for <c>IP=</c>).
+    /// <paramref name="hostName"/> is the default node name.
+    /// </summary>
+    public static ClusterIpamConfig Parse(ReadOnlySpan<byte> networkConfigJson, string hostName, string? cniArgs = null)
     {
         try
         {
@@ -61,6 +75,7 @@ public sealed class ClusterIpamConfig
                 if (root.ValueKind != JsonValueKind.Object) throw new IpamConfigException("network configuration is not a JSON object");
                 string name = "", version = "";
                 JsonElement? ipam = null;
+                List<string?>? argsIps = null, runtimeIps = null;
                 foreach (var p in root.EnumerateObject())
                 {
                     switch (NetworkFields.Match(p))
@@ -68,10 +83,21 @@ public sealed class ClusterIpamConfig
                         case "name": name = JsonRead.String(p.Value, "$.name") ?? ""; break;
                         case "cniVersion": version = JsonRead.String(p.Value, "$.cniVersion") ?? ""; break;
                         case "ipam": ipam = JsonRead.Object(p.Value, "$.ipam"); break;
+                        case "args":
+                            if (JsonRead.Object(p.Value, "$.args") is { } args)
+                                foreach (var a in args.EnumerateObject())
+                                    if (ArgsFields.Match(a) is not null) argsIps = Ips(a.Value, "$.args.cni") ?? argsIps;
+                            break;
+                        case "runtimeConfig": runtimeIps = Ips(p.Value, "$.runtimeConfig") ?? runtimeIps; break;
                     }
                 }
                 if (ipam is not { } i) throw new IpamConfigException("IPAM config missing 'ipam' key");
-                return FromIpam(i, name, version, hostName);
+                var requested = new List<IPAddress>();
+                foreach (var s in IpamConfig.ParseCniArgsIPs(cniArgs)) requested.Add(IpamConfig.ParseRequested(s, "CNI_ARGS IP"));
+                foreach (var s in argsIps ?? []) requested.Add(IpamConfig.ParseRequested(s, "args.cni.ips"));
+                foreach (var s in runtimeIps ?? []) requested.Add(IpamConfig.ParseRequested(s, "runtimeConfig.ips"));
+                var config = FromIpam(i, name, version, hostName);
+                return requested.Count == 0 ? config : config.WithRequested(requested);
             });
         }
         catch (JsonException e)
@@ -79,6 +105,31 @@ public sealed class ClusterIpamConfig
             throw new IpamConfigException($"failed to parse network configuration: {e.Message}", e);
         }
     }
+
+    /// <summary>The "ips" list of an object (args.cni, runtimeConfig), null when absent.</summary>
+    private static List<string?>? Ips(JsonElement e, string path)
+    {
+        if (JsonRead.Object(e, path) is not { } obj) return null;
+        List<string?>? ips = null;
+        foreach (var p in obj.EnumerateObject())
+            if (IpsFields.Match(p) is not null) ips = JsonRead.NullableStringList(p.Value, $"{path}.ips");
+        return ips;
+    }
+
+    private ClusterIpamConfig WithRequested(IReadOnlyList<IPAddress> requested) => new()
+    {
+        Name = Name,
+        CniVersion = CniVersion,
+        Etcd = Etcd,
+        Prefix = Prefix,
+        NodeName = NodeName,
+        Pools = Pools,
+        Routes = Routes,
+        Dns = Dns,
+        BlockGrace = BlockGrace,
+        CacheDir = CacheDir,
+        RequestedAddresses = requested,
+    };
 
     /// <summary>Reads an <c>ipam</c> object (for the admin command, which may read it out of a conflist).</summary>
     public static ClusterIpamConfig FromIpam(JsonElement ipam, string name, string version, string hostName)
@@ -90,6 +141,7 @@ public sealed class ClusterIpamConfig
         var routes = new List<IpamRoute>();
         DnsSettings? dns = null;
         var grace = DefaultBlockGrace;
+        string? cacheDir = DefaultCacheDir;
         foreach (var p in ipam.EnumerateObject())
         {
             var v = p.Value;
@@ -111,6 +163,12 @@ public sealed class ClusterIpamConfig
                     double g = JsonRead.Double(v, "$.ipam.blockGraceSeconds");
                     if (!(g >= 0 && g <= 365 * 86400)) throw new IpamConfigException("blockGraceSeconds must be between 0 and one year");
                     grace = TimeSpan.FromSeconds(g);
+                    break;
+                case "cacheDir":
+                    cacheDir = JsonRead.String(v, "$.ipam.cacheDir");
+                    if (cacheDir is { Length: > 0 } && (cacheDir[0] != '/' || cacheDir.Contains('\0')))
+                        throw new IpamConfigException($"cluster-ipam: cacheDir '{cacheDir}' must be an absolute path (or \"\" for no cache)");
+                    if (string.IsNullOrEmpty(cacheDir)) cacheDir = null;
                     break;
             }
         }
@@ -137,6 +195,7 @@ public sealed class ClusterIpamConfig
             Routes = routes,
             Dns = dns,
             BlockGrace = grace,
+            CacheDir = cacheDir,
         };
     }
 

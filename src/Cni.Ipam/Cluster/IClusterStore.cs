@@ -31,7 +31,18 @@ public interface IClusterStore
 
     /// <summary>Applies every write when every expectation holds, else nothing; false when an expectation failed.</summary>
     bool Commit(IReadOnlyList<Expect> expectations, IReadOnlyList<StoreWrite> writes);
+
+    /// <summary>
+    /// <see cref="Commit"/> that also tells the revision of the writes (their mod revision; 0 when unknown) and, when an
+    /// expectation fails, answers <paramref name="readOnFailure"/> in the same round (for etcd: the transaction's
+    /// failure branch, a linearizable snapshot), so a lost race needs no second round trip to read again.
+    /// </summary>
+    CommitResult CommitOrRead(IReadOnlyList<Expect> expectations, IReadOnlyList<StoreWrite> writes, IReadOnlyList<KeyQuery> readOnFailure) =>
+        Commit(expectations, writes) ? new CommitResult(true, 0, null) : new CommitResult(false, 0, Read(readOnFailure));
 }
+
+/// <summary>The outcome of <see cref="IClusterStore.CommitOrRead"/>: on failure, one result list per query.</summary>
+public sealed record CommitResult(bool Succeeded, long Revision, IReadOnlyList<IReadOnlyList<StoredValue>>? Reads);
 
 /// <summary>The store is unreachable or without quorum: try again later (CNI code 11).</summary>
 public sealed class ClusterStoreUnavailableException(string message, Exception? inner = null) : IpamException(message, inner);

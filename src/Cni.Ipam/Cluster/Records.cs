@@ -23,7 +23,7 @@ public sealed class BlockRecord
     public byte[] Encode()
     {
         var buffer = new ArrayBufferWriter<byte>(256 + 48 * Allocations.Count);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Cni.Spec.AsciiJsonEncoder.Instance }))
         {
             w.WriteStartObject();
             w.WriteString("cidr", Cidr.ToString());
@@ -74,7 +74,7 @@ public sealed record AttachmentRecord(string ContainerId, string IfName, IReadOn
     public byte[] Encode()
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Cni.Spec.AsciiJsonEncoder.Instance }))
         {
             w.WriteStartObject();
             w.WriteString("containerID", ContainerId);

@@ -22,9 +22,25 @@ public sealed class EtcdClusterStore : IClusterStore, IDisposable
         Username = s.Username,
         PasswordFile = s.PasswordFile,
         Timeout = s.Timeout,
+        JsonEncoder = Cni.Spec.AsciiJsonEncoder.Instance,
     };
 
-    public IReadOnlyList<IReadOnlyList<StoredValue>> Read(IReadOnlyList<KeyQuery> queries, bool mayBeStale = false)
+    public IReadOnlyList<IReadOnlyList<StoredValue>> Read(IReadOnlyList<KeyQuery> queries, bool mayBeStale = false) =>
+        Results(Unavailable(() => _client.Txn([], RangeOps(queries, mayBeStale))), queries.Count);
+
+    public bool Commit(IReadOnlyList<Expect> expectations, IReadOnlyList<StoreWrite> writes) =>
+        Unavailable(() => _client.Txn(Compares(expectations), WriteOps(writes))).Succeeded;
+
+    /// <summary>One transaction: the writes when the expectations hold, else the reads (its failure branch).</summary>
+    public CommitResult CommitOrRead(IReadOnlyList<Expect> expectations, IReadOnlyList<StoreWrite> writes, IReadOnlyList<KeyQuery> readOnFailure)
+    {
+        var response = Unavailable(() => _client.Txn(Compares(expectations), WriteOps(writes), RangeOps(readOnFailure, mayBeStale: false)));
+        return response.Succeeded
+            ? new CommitResult(true, response.Revision, null)
+            : new CommitResult(false, response.Revision, Results(response, readOnFailure.Count));
+    }
+
+    private static List<Op> RangeOps(IReadOnlyList<KeyQuery> queries, bool mayBeStale)
     {
         var ops = new List<Op>(queries.Count);
         foreach (var q in queries)
@@ -32,25 +48,34 @@ public sealed class EtcdClusterStore : IClusterStore, IDisposable
             var op = q.Prefix ? Op.GetPrefix(q.Key, q.KeysOnly) : Op.Get(q.Key);
             ops.Add(mayBeStale ? op with { Serializable = true } : op);
         }
-        var response = Unavailable(() => _client.Txn([], ops));
-        var results = new List<IReadOnlyList<StoredValue>>(queries.Count);
+        return ops;
+    }
+
+    private static List<Compare> Compares(IReadOnlyList<Expect> expectations)
+    {
+        var compares = new List<Compare>(expectations.Count);
+        foreach (var e in expectations) compares.Add(Compare.ModRevision(e.Key, e.ModRevision));
+        return compares;
+    }
+
+    private static List<Op> WriteOps(IReadOnlyList<StoreWrite> writes)
+    {
+        var ops = new List<Op>(writes.Count);
+        foreach (var w in writes) ops.Add(w.Value is null ? Op.Delete(w.Key) : Op.Put(w.Key, w.Value));
+        return ops;
+    }
+
+    private static List<IReadOnlyList<StoredValue>> Results(TxnResponse response, int expected)
+    {
+        var results = new List<IReadOnlyList<StoredValue>>(expected);
         foreach (var r in response.Responses)
         {
             var list = new List<StoredValue>(r.Kvs.Count);
             foreach (var kv in r.Kvs) list.Add(new StoredValue(kv.KeyString, kv.Value, kv.ModRevision));
             results.Add(list);
         }
-        if (results.Count != queries.Count) throw new Cni.Ipam.IpamException("cluster-ipam: etcd answered a read with the wrong number of results");
+        if (results.Count != expected) throw new Cni.Ipam.IpamException("cluster-ipam: etcd answered a read with the wrong number of results");
         return results;
-    }
-
-    public bool Commit(IReadOnlyList<Expect> expectations, IReadOnlyList<StoreWrite> writes)
-    {
-        var compares = new List<Compare>(expectations.Count);
-        foreach (var e in expectations) compares.Add(Compare.ModRevision(e.Key, e.ModRevision));
-        var ops = new List<Op>(writes.Count);
-        foreach (var w in writes) ops.Add(w.Value is null ? Op.Delete(w.Key) : Op.Put(w.Key, w.Value));
-        return Unavailable(() => _client.Txn(compares, ops)).Succeeded;
     }
 
     private static T Unavailable<T>(Func<T> call)
