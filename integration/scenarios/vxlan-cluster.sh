@@ -37,6 +37,8 @@ stop_agent() { # host-index [signal]
 cleanup() {
     local i
     for i in "${!AGENT_PID[@]}"; do stop_agent "$i"; done
+    # AGENT_LOG_DIR=DIR keeps the agents' logs.
+    if [ -n "${AGENT_LOG_DIR:-}" ]; then mkdir -p "$AGENT_LOG_DIR" && cp "$WORK"/agent-h*.log "$AGENT_LOG_DIR"/; fi
     etcd_cluster_stop
     rm -f /run/sharpcni/vxlan-"$VNI".lock /run/sharpcni/vxlan-"$VNI"-host*.peers
     rmdir /run/sharpcni 2>/dev/null
@@ -69,16 +71,18 @@ add_host() {
     printf '%s\n' "$conf" >"$WORK/conf-h$i/50-ovl$i.conflist"
 }
 start_agent() { # N
-    ip netns exec "${HOST[$1]}" "$AGENT" --conf-dir "$WORK/conf-h$1" 2>>"$WORK/agent-h$1.log" &
+    # Its own names directory: the agent also serves dnsname networks, and these hosts share one machine.
+    ip netns exec "${HOST[$1]}" "$AGENT" --conf-dir "$WORK/conf-h$1" --names-dir "$WORK/names-h$1" 2>>"$WORK/agent-h$1.log" &
     AGENT_PID[$1]=$!
     _cnit_pids+=("$!")
 }
-add_ctr() { # N : container cN on host N
-    local c
-    new_netns c "c$1" || return 1
+# add_ctr N : container cN on host N (namespace made here, in the scenario's shell; the ADD is the check).
+add_ctr() {
+    local c desc="$2"
+    new_netns c "c$1" || exit 1
     CTR[$1]="$c"
-    CNI_CONTAINERID="ctr-$1" cni_run "${HOST[$1]}" add "ovl$1" "$c" >"$WORK/res-$1.json" || return 1
-    IP[$1]=$(jq -r '.ips[0].address' "$WORK/res-$1.json" | cut -d/ -f1)
+    check "$desc" with_env CNI_CONTAINERID="ctr-$1" cni_run "${HOST[$1]}" add "ovl$1" "$c"
+    IP[$1]=$(jq -r '.ips[0].address' <<<"$LAST_OUTPUT" 2>/dev/null | cut -d/ -f1)
 }
 flood_list() { bridge -n "${HOST[$1]}" fdb show dev "vxlan$VNI" 2>/dev/null | awk '/^00:00:00:00:00:00/ {print $3}' | sort | tr '\n' ' '; }
 has_flood() { [[ " $(flood_list "$1")" == *" $2 "* ]]; }
@@ -92,27 +96,30 @@ all_pairs_ping() { # hosts...
     done; done
 }
 registered() { etcd_count "/sharpcni/vxlan/v1/vteps/$VNI/"; }
+registered_is() { [ "$(registered)" = "$1" ]; }
+vtep_absent() { local out; out=$(etcd_ctl get "$VTEPS/$1" --keys-only) && [ -z "$out" ]; }
 VTEPS="/sharpcni/vxlan/v1/vteps/$VNI"
 
 # ---- three hosts, agents, one container each ----------------------------------------------------------
 for i in 1 2 3; do add_host "$i" || exit 1; start_agent "$i"; done
 check "no config has peers" bash -c "! grep -l '\"peers\"' $NETCONFPATH_DIR/*.conflist"
-check "three agents register within 5 s" wait_until 5 test "$(registered)" = 3
+check "three agents register within 5 s" wait_until 5 registered_is 3
 LEASE=$(etcd_ctl get "$VTEPS/host1" -w json | jq -r '.kvs[0].lease // 0')
 check "host1's registration is under a lease" test "$LEASE" != 0
-for i in 1 2 3; do check "ADD c$i on h$i (no peers in the config)" add_ctr "$i"; done
+for i in 1 2 3; do add_ctr "$i" "ADD c$i on h$i (no peers in the config)"; done
 REG1=$(etcd_ctl get --print-value-only "$VTEPS/host1")
 check "host1's registration names its underlay, VTEP MAC and cluster-ipam block" json_get "$REG1" \
     ".underlay == \"$(ul 1)\" and (.vtepMac | test(\"^[0-9a-f:]{17}$\")) and (.blocks | length) >= 1 and (.blocks[0] | startswith(\"10.245.\"))"
-check "h1 floods to h2 and h3" wait_until 3 test "$(flood_list 1)" = "$(ul 2) $(ul 3) "
+flood_is() { [ "$(flood_list "$1")" = "$2" ]; }
+check "h1 floods to h2 and h3" wait_until 3 flood_is 1 "$(ul 2) $(ul 3) "
 check "container MTU is underlay 1500 - 50" bash -c "ip -n ${CTR[1]} link show eth0 | grep -q 'mtu 1450 '"
 check "c1, c2, c3 ping each other across hosts" wait_until 5 all_pairs_ping 1 2 3
 
 # ---- a fourth host joins ------------------------------------------------------------------------------
 add_host 4 || exit 1
 start_agent 4
-wait_until 5 test "$(registered)" = 4
-check "ADD c4 on h4" add_ctr 4
+wait_until 5 registered_is 4
+add_ctr 4 "ADD c4 on h4"
 T0=$(date +%s%N)
 wait_until 2 all_pairs_ping 1 2 3 4; RC=$?
 T1=$(date +%s%N)
@@ -151,8 +158,8 @@ sleep 1
 etcd_member_start 1
 etcd_member_start 2
 check "members restarted: quorum back" etcd_cluster_wait_healthy 30
-check "the host that joined during the outage registers" wait_until 15 test "$(registered)" = 5
-check "ADD c5 on h5" add_ctr 5
+check "the host that joined during the outage registers" wait_until 15 registered_is 5
+add_ctr 5 "ADD c5 on h5"
 check "c5 and c1..c4 reach each other" wait_until 15 all_pairs_ping 1 2 3 4 5
 
 # ---- compaction during the watch ---------------------------------------------------------------------
@@ -177,7 +184,7 @@ ADMIN=$ETCD_SUBNET_PREFIX.250
 bridge -n "${HOST[1]}" fdb append 00:00:00:00:00:00 dev "vxlan$VNI" dst "$ADMIN"
 bridge -n "${HOST[1]}" fdb del 00:00:00:00:00:00 dev "vxlan$VNI" dst "$(ul 2)"
 stop_agent 5
-check "while h1's agent is dead, h5 leaves (lease expired)" wait_until $((TTL + 4)) test "$(registered)" = 4
+check "while h1's agent is dead, h5 leaves (its lease expires)" wait_until $((TTL + 4)) vtep_absent host5
 check "h1 still has h5's entry (nobody removed it)" has_flood 1 "$(ul 5)"
 start_agent 1
 check "restarted agent re-adds the entry removed by hand" wait_until 5 has_flood 1 "$(ul 2)"

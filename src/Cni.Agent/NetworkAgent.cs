@@ -126,11 +126,16 @@ public sealed class NetworkAgent
                     return;
                 }
                 var changed = _registry.Apply(r);
-                bool ownChanged = changed.Contains(_c.NodeName) || (_registry.Get(_c.NodeName) is not null && _registry.LeaseOf(_c.NodeName) != _lease)
-                    || _registry.Get(_c.NodeName) is null;
-                if (ownChanged)
+                var own = _registry.Get(_c.NodeName);
+                if (own is not null && !own.Underlay.Equals(underlay.Local))
                 {
-                    Log("this host's registration changed or went; writing it again under the agent's lease");
+                    // Another host registered under this node name (a misconfiguration): do not fight over the key.
+                    if (changed.Contains(_c.NodeName))
+                        Log($"node name {_c.NodeName} is now registered by another host (underlay {own.Underlay}); not overwriting it: give each host its own nodeName");
+                }
+                else if (own is null || _registry.LeaseOf(_c.NodeName) != _lease)
+                {
+                    Log("this host's registration went or moved to another lease; writing it again under the agent's lease");
                     Register(client, underlay);
                 }
                 if (changed.Count > 0) Reconcile(underlay);
