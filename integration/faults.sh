@@ -90,8 +90,12 @@ plugin_call() {
     CALL_OUT="$(printf '%s' "$config" | timeout -k 5 30 nsenter --net="$(netns_path "$node")" \
         strace -f -qq -o "$CALL_TRACE" "$@" \
         env CNI_COMMAND="$cmd" CNI_CONTAINERID="$id" CNI_IFNAME="$ifname" CNI_NETNS="$netns" CNI_PATH="$CNI_BIN_DIR" \
+        CNI_ARGS="$(plugin_args "$plugin")" \
         "$CNI_BIN_DIR/$plugin" 2>"$CALL_TRACE.err")" || CALL_RC=$?
 }
+
+# The CNI_ARGS a plugin's calls get: CALL_ARGS_<plugin> (dnsname needs the container's name in K8S_POD_NAME).
+plugin_args() { local v="CALL_ARGS_${1//-/_}"; printf '%s' "${!v:-}"; }
 
 call_injected() { grep -q -E '\(INJECTED|\+\+\+ killed by SIGKILL' "$CALL_TRACE" 2>/dev/null; }
 

@@ -18,11 +18,12 @@
 # scenario-timeout: 3600
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/faults.sh"
-# Every plugin is a case (bridge, portmap, host-local, loopback, macvlan, vxlan, tuning, bandwidth, firewall, ptp,
-# static), each ADD and DEL, with errors and with kills, for every faulted system call: 11 x 2 x 2 x 16 checks.
+# Every plugin is a case (bridge, portmap, host-local, loopback, macvlan, vxlan, tuning, bandwidth, firewall, dnsname,
+# ptp, static; cluster-ipam is not: it needs the etcd cluster), each ADD and DEL, with errors and with kills, for
+# every faulted system call: 12 x 2 x 2 x 15 checks.
 # FAULT_CASES=all is the same; FAULT_SYSCALLS or FAULT_CASES naming some cases narrow a run, and then it expects
 # nothing.
-FAULT_DEFAULT_CASES="bridge portmap host-local loopback macvlan vxlan tuning bandwidth firewall ptp static"
+FAULT_DEFAULT_CASES="bridge portmap host-local loopback macvlan vxlan tuning bandwidth firewall dnsname ptp static"
 case "${FAULT_CASES:-}" in
 "" | all)
     if [ -z "${FAULT_SYSCALLS:-}" ]; then expect_checks $(($(wc -w <<<"$FAULT_DEFAULT_CASES") * 2 * 2 * $(wc -w <<<"$(fault_syscalls)"))); fi
@@ -159,7 +160,11 @@ TUNING_CONF=$(jq -c -n --arg dir "$IPAM/tuning" '{cniVersion: "1.0.0", name: "fa
 BW_CONF=$(jq -c -n '{cniVersion: "1.0.0", name: "faultnet", type: "bandwidth", ingressRate: 8000000, ingressBurst: 80000,
     egressRate: 8000000, egressBurst: 80000}')
 FW_CONF=$(jq -c -n '{cniVersion: "1.0.0", name: "faultnet", type: "firewall"}')
-for meta in TUNING_CONF BW_CONF FW_CONF; do
+# dnsname's names file lives under the IPAM directory, so the snapshot compares it (the baseline tenant's entry is in
+# it: a faulted ADD rewrites a file that has content).
+DNS_CONF=$(jq -c -n --arg dir "$IPAM/dnsname" '{cniVersion: "1.0.0", name: "faultnet", type: "dnsname", dataDir: $dir}')
+CALL_ARGS_dnsname="K8S_POD_NAME=tenant"
+for meta in TUNING_CONF BW_CONF FW_CONF DNS_CONF; do
     plugin=$(jq -r .type <<<"${!meta}")
     attach "$NODE" "$plugin" base0 "$C0" "$(with_prev "${!meta}" "$r0")" >/dev/null || { check "baseline $plugin" false; finish; }
 done
@@ -172,8 +177,8 @@ pm1=$(jq -c '. + {runtimeConfig: {portMappings: [{hostPort: 18081, containerPort
 run_case portmap portmap "$NODE" "$C1" "$(with_prev "$pm1" "$r1")" "$pm1"
 plugin_call "$NODE" bridge DEL fc-portmap eth0 "$(netns_path "$C1")" "$BRIDGE_CONF"
 
-# tuning, bandwidth and firewall, chained the same way.
-for meta in TUNING_CONF BW_CONF FW_CONF; do
+# tuning, bandwidth, firewall and dnsname, chained the same way.
+for meta in TUNING_CONF BW_CONF FW_CONF DNS_CONF; do
     plugin=$(jq -r .type <<<"${!meta}")
     r1=$(attach "$NODE" bridge "fc-$plugin" "$C1" "$BRIDGE_CONF") || { check "bridge for the $plugin case" false; finish; }
     run_case "$plugin" "$plugin" "$NODE" "$C1" "$(with_prev "${!meta}" "$r1")" "$(with_prev "${!meta}" "$r1")"

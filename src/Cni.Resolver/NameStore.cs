@@ -18,6 +18,9 @@ public sealed class NameStore(string directory)
 
     public string FileOf(string network) => Path.Combine(Directory, network + Extension);
 
+    /// <summary>Where a new version is written before it is renamed over <see cref="FileOf"/>.</summary>
+    public string TempOf(string network) => FileOf(network) + ".tmp";
+
     /// <summary>The network's names, or null when it has none (no file: never written, or cleared by a reboot of /run).</summary>
     public NetworkNames? Read(string network)
     {
@@ -42,12 +45,13 @@ public sealed class NameStore(string directory)
         var names = Read(network) ?? new NetworkNames();
         change(names);
         string path = FileOf(network);
+        string temp = TempOf(network);
         if (names.Entries.Count == 0)
         {
             File.Delete(path);
+            File.Delete(temp); // one a writer killed before its rename left
             return;
         }
-        string temp = path + ".tmp";
         try
         {
             File.WriteAllText(temp, names.Format(), new UTF8Encoding(false));

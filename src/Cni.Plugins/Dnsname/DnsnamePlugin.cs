@@ -70,8 +70,10 @@ public sealed class DnsnamePlugin : CniPlugin
         var c = DnsnameConfig.Parse(request.StdinData);
         string network = NetworkOf(request);
         var store = new NameStore(c.DataDir);
-        if (store.Read(network) is not { } names || !names.Entries.Exists(e => e.ContainerId == request.ContainerId && e.IfName == request.IfName))
-            return; // never added, removed before, or /run was cleared by a reboot
+        bool recorded = store.Read(network) is { } names && names.Entries.Exists(e => e.ContainerId == request.ContainerId && e.IfName == request.IfName);
+        // Not recorded: never added, removed before, or /run was cleared by a reboot; or an ADD was killed before its
+        // rename, whose temporary file the update (under the lock) writes over or removes.
+        if (!recorded && !File.Exists(store.TempOf(network))) return;
         Write(store, network, n => n.Entries.RemoveAll(e => e.ContainerId == request.ContainerId && e.IfName == request.IfName));
     }
 
@@ -96,8 +98,8 @@ public sealed class DnsnamePlugin : CniPlugin
         string network = NetworkOf(request);
         var valid = new HashSet<Attachment>(request.ValidAttachments);
         var store = new NameStore(c.DataDir);
-        if (store.Read(network) is not { } names || names.Entries.TrueForAll(e => valid.Contains(new Attachment(e.ContainerId, e.IfName))))
-            return;
+        bool stale = store.Read(network) is { } names && !names.Entries.TrueForAll(e => valid.Contains(new Attachment(e.ContainerId, e.IfName)));
+        if (!stale && !File.Exists(store.TempOf(network))) return;
         Write(store, network, n => n.Entries.RemoveAll(e => !valid.Contains(new Attachment(e.ContainerId, e.IfName))));
     }
 

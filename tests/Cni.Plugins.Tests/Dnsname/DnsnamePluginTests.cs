@@ -88,6 +88,20 @@ public sealed class DnsnamePluginTests : IDisposable
     }
 
     [Fact]
+    public void DEL_removes_the_temporary_file_of_an_ADD_killed_before_its_rename()
+    {
+        // Found by killing dnsname's ADD at its rename (integration/scenarios/faults.sh).
+        Assert.Equal(0, Run("ADD", Conf(), id: "c2", args: "K8S_POD_NAME=db").Exit);
+        File.WriteAllText(Path.Combine(_dir, "podnet.names.tmp"), "half");
+        Assert.Equal(0, Run("DEL", Conf(prev: false)).Exit); // c1 was never recorded
+        Assert.False(File.Exists(Path.Combine(_dir, "podnet.names.tmp")));
+        Assert.Equal(["db"], Names()!.Entries.Select(e => e.Name));
+        File.WriteAllText(Path.Combine(_dir, "podnet.names.tmp"), "half");
+        Assert.Equal(0, Run("DEL", Conf(prev: false), id: "c2").Exit);
+        Assert.Empty(Directory.GetFiles(_dir, "podnet.names*"));
+    }
+
+    [Fact]
     public void CHECK_fails_without_the_entry_or_with_another_address()
     {
         var (exit, err) = Run("CHECK", Conf());
