@@ -53,7 +53,7 @@ public sealed class NetworkAgent
             EtcdWatch? watch = null;
             try
             {
-                client = new EtcdClient(_c.EtcdOptions());
+                client = new EtcdClient(_c.EtcdOptions(relay: false));
                 var underlay = ResolveUnderlay();
                 Register(client, underlay);
                 var (revision, kvs) = client.List(VtepKeys.Vteps(_c.Prefix, _o.Vni));

@@ -68,6 +68,20 @@ internal sealed class Http1Connection : IDisposable
         throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
 
+    /// <summary>
+    /// A plain connection to the stream socket at <paramref name="path"/> (sharpcni-agent's etcd relay); connected or
+    /// refused at once.
+    /// </summary>
+    public static Http1Connection OpenUnix(string path, long deadline)
+    {
+        var socket = SocketStream.ConnectUnix(path, deadline);
+        socket.SetDeadline(deadline);
+        return new Http1Connection(RelayEndpoint, socket, socket);
+    }
+
+    /// <summary>What <see cref="Endpoint"/> is for a connection to the relay (its Host header, and never an etcd member).</summary>
+    public static readonly Uri RelayEndpoint = new("http://sharpcni-agent/");
+
     public (int Status, byte[] Body) Post(string path, byte[] body, IReadOnlyList<(string Name, string Value)> headers, long deadline)
     {
         try
