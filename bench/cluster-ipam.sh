@@ -38,7 +38,7 @@ for total in 100 10000; do
   echo "== $total allocations of other nodes in the cluster ($(etcd_count /sharpcni/ipam/v1/attachments/) attachment keys)"
   echo "-- the plugin's own TLS connection to etcd"
   LABEL_OURS=cluster-ipam bash "$ROOT/bench/chain.sh" "$WORK/bridge-cluster-ipam.conflist" "$N" "$ROUNDS"
-  if [ -x "$ROOT/bin/sharpcni-agent" ] && [ "${RELAY:-1}" = 1 ]; then
+  if [ -x "${OURS_BIN_DIR:-$ROOT/bin}/sharpcni-agent" ] && [ "${RELAY:-1}" = 1 ]; then
     if [ -z "$AGENT_PID" ]; then
       # The agent reaches etcd from the fill namespace; the Unix socket is a path, so the node namespaces reach it.
       ip netns exec "$fill_ns" "${OURS_BIN_DIR:-$ROOT/bin}/sharpcni-agent" --conf-dir "$WORK/agent-conf" --names-dir "$WORK/agent-names" \
