@@ -31,7 +31,7 @@ sed -e "s|@ENDPOINTS@|$ETCD_ENDPOINTS_JSON|" -e "s|@CA@|$ETCD_CA|" -e "s|@CERT@|
 : >"$WORK/agent-resolv.conf"
 # Each fresh node namespace of chain.sh gets a port on the etcd switch.
 export NODE_SETUP="ip -n $ETCD_SWITCH link del pbench 2>/dev/null; ip -n $ETCD_SWITCH link add pbench type veth peer name etcd0 netns \$\$ && ip -n $ETCD_SWITCH link set pbench master br0 up && ip addr add $ETCD_SUBNET_PREFIX.151/24 dev etcd0 && ip link set etcd0 up"
-export REF_BIN_DIR="$ROOT/bin" REF_TEMPLATE="$ROOT/bench/templates/bridge-nomasq.conflist" LABEL_REF=host-local LABEL_OURS=cluster-ipam
+export REF_BIN_DIR="${OURS_BIN_DIR:-$ROOT/bin}" REF_TEMPLATE="$ROOT/bench/templates/bridge-nomasq.conflist" LABEL_REF=host-local LABEL_OURS=cluster-ipam
 filled=0
 for total in 100 10000; do
   ip netns exec "$fill_ns" python3 "$ROOT/bench/etcd-fill.py" "${ETCD_ENDPOINTS%%,*}" "$ETCD_CA" "$ETCD_CERT" "$ETCD_KEY" "$total" >/dev/null
