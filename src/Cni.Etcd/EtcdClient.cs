@@ -222,70 +222,31 @@ public sealed class EtcdClient : IDisposable
         }
         byte[] payload = buffer.WrittenSpan.ToArray();
         long deadline = Environment.TickCount64 + (long)_options.Timeout.TotalMilliseconds;
-        var endpoints = _options.Endpoints;
-        string? lastProblem = null;
-        Exception? lastError = null;
-        for (int attempt = 0; attempt < 3 * endpoints.Count; attempt++)
+        return OverEndpoints<EtcdWatch>(deadline, "created the watch", (endpoint, attemptDeadline) =>
         {
-            long remaining = deadline - Environment.TickCount64;
-            if (remaining <= 0) break;
-            int index = (_preferred + attempt) % endpoints.Count;
-            var endpoint = endpoints[index];
-            if (attempt >= endpoints.Count) Thread.Sleep((int)Math.Min(100, remaining / 2));
-            long attemptDeadline = AttemptDeadline(Environment.TickCount64, deadline, (long)_options.Timeout.TotalMilliseconds);
-            Http1Connection? connection = null;
+            var headers = new List<(string, string)>(2) { ("Grpc-Metadata-hasleader", "true") };
+            if (_token is not null) headers.Add(("Authorization", _token));
+            var connection = Http1Connection.Open(endpoint, Tls, attemptDeadline);
             try
             {
-                if (_options.Username is not null && _token is null) _token = Authenticate(endpoint, attemptDeadline);
-                var headers = new List<(string, string)>(2) { ("Grpc-Metadata-hasleader", "true") };
-                if (_token is not null) headers.Add(("Authorization", _token));
-                connection = Http1Connection.Open(endpoint, Tls, attemptDeadline);
                 var (status, errorBody) = connection.PostStreaming("/v3/watch", payload, headers, attemptDeadline);
                 if (status != 200)
                 {
-                    connection.Dispose();
-                    connection = null;
                     using var doc = JsonDocument.Parse(errorBody ?? "{}"u8.ToArray());
-                    var (code, message) = ReadError(doc);
-                    if (code == 16 && _token is not null) { _token = null; lastProblem = message; continue; }
-                    if (IsUnavailable(code, message)) { lastProblem = $"{Describe(endpoint)}: {message}"; continue; }
-                    if (code is 7 or 16) throw new EtcdSecurityException($"etcd at {Describe(endpoint)} refused the watch: {message}") { GrpcCode = code };
-                    throw new EtcdException($"etcd at {Describe(endpoint)}: {message}") { GrpcCode = code };
+                    return (null, Refused(endpoint, doc, "watch"));
                 }
                 var line = connection.ReadStreamLine() ?? throw new IOException("etcd ended the watch stream before creating the watch");
                 var first = EtcdWatch.Parse(line);
                 connection.SetReceiveTimeout(0);
-                _preferred = index;
                 var watch = new EtcdWatch(connection, first);
                 connection = null;
-                return watch;
-            }
-            catch (AuthenticationException e)
-            {
-                throw new EtcdSecurityException($"TLS with etcd at {Describe(endpoint)} failed: {TlsProblem(e)}", e);
-            }
-            catch (EtcdWatchLostException e)
-            {
-                lastError = e;
-                lastProblem = $"{Describe(endpoint)}: {e.Message}";
-            }
-            catch (SocketException e)
-            {
-                lastError = e;
-                lastProblem = $"{Describe(endpoint)}: {SocketProblem(e)}";
-            }
-            catch (IOException e)
-            {
-                lastError = e;
-                lastProblem = $"{Describe(endpoint)}: {IOProblem(e)}";
+                return (watch, null);
             }
             finally
             {
                 connection?.Dispose();
             }
-        }
-        throw new EtcdUnavailableException(
-            $"etcd unavailable: no endpoint created the watch within {_options.Timeout.TotalSeconds:0.###}s (last: {lastProblem ?? "no endpoint tried"})", lastError);
+        });
     }
 
     /// <summary>The store's current revision and the keys under <paramref name="prefix"/> at it (linearizable).</summary>
@@ -338,51 +299,55 @@ public sealed class EtcdClient : IDisposable
         return bytes;
     }
 
-    private (JsonDocument Document, byte[] Bytes) CallEndpoints(string path, byte[] payload, long deadline)
+    private (JsonDocument Document, byte[] Bytes) CallEndpoints(string path, byte[] payload, long deadline) =>
+        OverEndpoints<(JsonDocument Document, byte[] Bytes)>(deadline, "answered", (endpoint, attemptDeadline) =>
+        {
+            var bytes = Post(endpoint, path, payload, attemptDeadline, out int status);
+            var doc = Parse(endpoint, status, bytes);
+            if (status == 200) return ((doc, bytes), null);
+            using (doc) return (default, Refused(endpoint, doc, "request"));
+        });
+
+    /// <summary>
+    /// The attempts of one call: each endpoint once from the preferred one, then again while time remains (a member
+    /// may have got its leader back), each within its share of the budget (<see cref="AttemptDeadline"/>),
+    /// authenticating first when a user is configured. <paramref name="attempt"/> returns the result, or null and why
+    /// this endpoint could not serve (the next one is tried); it throws what must end the call. A refused or
+    /// unreachable endpoint moves on; a TLS failure ends the call as a security error.
+    /// </summary>
+    private T OverEndpoints<T>(long deadline, string failedTo, Func<Uri, long, (T? Result, string? Problem)> attempt)
     {
         var endpoints = _options.Endpoints;
         string? lastProblem = null;
         Exception? lastError = null;
-        // Each endpoint once, then again while time remains (a member may have got its leader back).
-        for (int attempt = 0; ; attempt++)
+        for (int n = 0; n < 3 * endpoints.Count; n++)
         {
             long remaining = deadline - Environment.TickCount64;
-            if (remaining <= 0 || (attempt >= endpoints.Count && attempt >= 3 * endpoints.Count)) break;
-            int index = (_preferred + attempt) % endpoints.Count;
+            if (remaining <= 0) break;
+            int index = (_preferred + n) % endpoints.Count;
             var endpoint = endpoints[index];
-            if (attempt >= endpoints.Count) Thread.Sleep((int)Math.Min(100, remaining / 2));
+            if (n >= endpoints.Count) Thread.Sleep((int)Math.Min(100, remaining / 2));
             long attemptDeadline = AttemptDeadline(Environment.TickCount64, deadline, (long)_options.Timeout.TotalMilliseconds);
             try
             {
                 if (_options.Username is not null && _token is null) _token = Authenticate(endpoint, attemptDeadline);
-                var bytes = Post(endpoint, path, payload, attemptDeadline, out int status);
-                var doc = Parse(endpoint, status, bytes);
-                if (status == 200)
+                var (result, problem) = attempt(endpoint, attemptDeadline);
+                if (problem is null)
                 {
                     _preferred = index;
-                    return (doc, bytes);
+                    return result!;
                 }
-                var (code, message) = ReadError(doc);
-                doc.Dispose();
-                if (code == 16 && _options.Username is not null && _token is not null && message.Contains("token", StringComparison.OrdinalIgnoreCase))
-                {
-                    _token = null; // expired or revoked: authenticate again on the next attempt
-                    lastProblem = $"{endpoint}: {message}";
-                    continue;
-                }
-                if (IsUnavailable(code, message))
-                {
-                    lastProblem = $"{Describe(endpoint)}: {message}";
-                    continue;
-                }
-                if (code is 7 or 16)
-                    throw new EtcdSecurityException($"etcd at {Describe(endpoint)} refused the request: {message}") { GrpcCode = code };
-                throw new EtcdException($"etcd at {Describe(endpoint)}: {message}") { GrpcCode = code };
+                lastProblem = problem;
             }
             catch (AuthenticationException e)
             {
                 DropConnection();
                 throw new EtcdSecurityException($"TLS with etcd at {Describe(endpoint)} failed: {TlsProblem(e)}", e);
+            }
+            catch (EtcdWatchLostException e)
+            {
+                lastError = e;
+                lastProblem = $"{Describe(endpoint)}: {e.Message}";
             }
             catch (SocketException e)
             {
@@ -398,7 +363,25 @@ public sealed class EtcdClient : IDisposable
             }
         }
         throw new EtcdUnavailableException(
-            $"etcd unavailable: no endpoint answered within {_options.Timeout.TotalSeconds:0.###}s (last: {lastProblem ?? "no endpoint tried"})", lastError);
+            $"etcd unavailable: no endpoint {failedTo} within {_options.Timeout.TotalSeconds:0.###}s (last: {lastProblem ?? "no endpoint tried"})", lastError);
+    }
+
+    /// <summary>
+    /// An error answer: why to try the next endpoint (a member without a leader, a timed-out request, an expired token:
+    /// authenticate again), or an exception for what no other member would answer differently.
+    /// </summary>
+    private string Refused(Uri endpoint, JsonDocument error, string what)
+    {
+        var (code, message) = ReadError(error);
+        if (code == 16 && _options.Username is not null && _token is not null && message.Contains("token", StringComparison.OrdinalIgnoreCase))
+        {
+            _token = null; // expired or revoked: authenticate again on the next attempt
+            return $"{Describe(endpoint)}: {message}";
+        }
+        if (IsUnavailable(code, message)) return $"{Describe(endpoint)}: {message}";
+        if (code is 7 or 16)
+            throw new EtcdSecurityException($"etcd at {Describe(endpoint)} refused the {what}: {message}") { GrpcCode = code };
+        throw new EtcdException($"etcd at {Describe(endpoint)}: {message}") { GrpcCode = code };
     }
 
     // ---------------------------------------------------------------- relay
