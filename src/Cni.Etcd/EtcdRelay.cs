@@ -293,26 +293,27 @@ public sealed partial class EtcdRelay : IDisposable
     internal sealed record RelayRequest(string Path, string? Identity, long BudgetMilliseconds, byte[] Body);
 
     /// <summary>HTTP/1.1 requests with Content-Length bodies, one after another on a kept-alive connection.</summary>
-    internal sealed class RequestReader(Stream stream)
+    internal sealed class RequestReader(Stream stream) : BufferedLines
     {
-        private readonly byte[] _buffer = new byte[16 * 1024];
-        private int _start, _end;
+        protected override Stream Source => stream;
+        protected override string Peer => "the plugin";
 
         public RelayRequest? Next()
         {
-            string? line = ReadLine(allowEnd: true);
+            string? line = ReadLine(endIsFine: true);
             if (line is null) return null;
             var parts = line.Split(' ');
             if (parts.Length != 3 || parts[0] != "POST" || !parts[2].StartsWith("HTTP/1.", StringComparison.Ordinal))
                 throw new IOException("not an HTTP/1.1 POST");
             string? identity = null;
             long budget = 5000, length = -1;
-            for (string h = ReadLine(false)!; h.Length > 0; h = ReadLine(false)!)
+            for (string h = ReadLine()!; h.Length > 0; h = ReadLine()!)
             {
                 int colon = h.IndexOf(':');
                 if (colon <= 0) continue;
                 string name = h[..colon].Trim(), value = h[(colon + 1)..].Trim();
-                if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)) length = long.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
+                if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+                    length = long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long l) ? l : -1;
                 else if (name.Equals(EtcdClient.IdentityHeaderName, StringComparison.OrdinalIgnoreCase))
                 {
                     try { identity = Encoding.UTF8.GetString(Convert.FromBase64String(value)); }
@@ -324,52 +325,8 @@ public sealed partial class EtcdRelay : IDisposable
             }
             if (length < 0 || length > MaxBody) throw new IOException("a request without a usable Content-Length");
             var body = new byte[length];
-            int got = 0;
-            while (got < length)
-            {
-                if (_start == _end && !Fill()) throw new IOException("the connection ended in a request body");
-                int n = (int)Math.Min(length - got, _end - _start);
-                Array.Copy(_buffer, _start, body, got, n);
-                _start += n;
-                got += n;
-            }
+            ReadExactly(body);
             return new RelayRequest(parts[1], identity, budget, body);
-        }
-
-        private bool Fill()
-        {
-            if (_start == _end) _start = _end = 0;
-            if (_end == _buffer.Length)
-            {
-                if (_start == 0) throw new IOException("a header line too long");
-                Array.Copy(_buffer, _start, _buffer, 0, _end - _start);
-                _end -= _start;
-                _start = 0;
-            }
-            int n = stream.Read(_buffer, _end, _buffer.Length - _end);
-            if (n <= 0) return false;
-            _end += n;
-            return true;
-        }
-
-        private string? ReadLine(bool allowEnd)
-        {
-            while (true)
-            {
-                int nl = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
-                if (nl >= 0)
-                {
-                    int stop = nl > _start && _buffer[nl - 1] == '\r' ? nl - 1 : nl;
-                    string line = Encoding.ASCII.GetString(_buffer, _start, stop - _start);
-                    _start = nl + 1;
-                    return line;
-                }
-                if (!Fill())
-                {
-                    if (allowEnd && _start == _end) return null;
-                    throw new IOException("the connection ended in a request");
-                }
-            }
         }
     }
 }
