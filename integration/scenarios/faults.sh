@@ -246,7 +246,9 @@ run_case static static "$NODE" "$C1" "$STATIC_CONF"
 # (an empty block would go back to the pool after its grace period). The block hint lives under the IPAM directory.
 if [ "$CLUSTER_CASES" = 1 ]; then
     source "$INTEGRATION_DIR/etcd-cluster.sh"
-    trap 'etcd_cluster_stop; _cnit_cleanup' EXIT
+    # The members go first (by PID, then their namespaces), also when the run fails or is stopped; lib.sh's cleanup
+    # then sees the scenario's own exit status.
+    trap '_fault_rc=$?; etcd_cluster_stop; (exit "$_fault_rc"); _cnit_cleanup' EXIT
     if ! etcd_cluster_start "$WORK/etcd" "$RUN_ID"; then check "3-member etcd cluster with TLS starts" false; finish; fi
     etcd_cluster_attach "$NODE" "$ETCD_SUBNET_PREFIX.201" || { check "node attached to the etcd switch" false; finish; }
     FAULT_ETCD_PREFIX=/faults/ipam/v1/
