@@ -7,9 +7,12 @@
 # links, addresses, routes, permanent neighbours, static FDB entries, qdiscs and the filters under ingress qdiscs,
 # the nftables ruleset (elements included), the IPv4/IPv6 conf and neigh sysctls of every interface (what tuning
 # writes in the container, what bridge, ptp and portmap write on the node), and every file under the IPAM
-# directory (host-local's reservations, tuning's saved values and their temporary files).
+# directory (host-local's reservations, tuning's saved values and their temporary files, cluster-ipam's cacheDir
+# apart from its block hint) and, with FAULT_ETCD_PREFIX set, cluster-ipam's records in etcd.
 #
-#   fault_syscalls                     the system calls faulted, one at a time
+#   fault_syscalls [CASE]              the system calls faulted, one at a time (FAULT_SYSCALLS, else the case's
+#                                      FAULT_SYSCALLS_<case> list, else the default)
+#   etcd_state PREFIX                  cluster-ipam's keys under PREFIX, normalised, on stdout (needs etcd-cluster.sh)
 #   node_snapshot NODE IPAM_DIR [CTR]  normalised state, on stdout
 #   plugin_call NODE PLUGIN CMD ID IFNAME NETNS CONFIG [STRACE_ARGS...]
 #                                      runs $CNI_BIN_DIR/PLUGIN inside NODE; output in $CALL_OUT, exit in $CALL_RC,
@@ -21,7 +24,37 @@
 FAULT_SYSCALLS_DEFAULT="socket sendto sendmsg setns write link linkat rename renameat2 fsync fdatasync mkdir unlink unlinkat ftruncate"
 FAULT_MAX_N="${FAULT_MAX_N:-400}"
 
-fault_syscalls() { echo "${FAULT_SYSCALLS:-$FAULT_SYSCALLS_DEFAULT}"; }
+# cluster-ipam's state is in etcd: what changes it is its connection (socket, connect) and what it sends there
+# (sendto: OpenSSL's send of every TLS record, the handshake's and the requests', among them the transaction that
+# commits); recvfrom is where a kill lands right after a request was sent (the transaction committed or not) and
+# where an error loses the answer of a committed transaction (the client then tries the next endpoint, where the
+# compare fails and the failure branch brings the record back). Its block hint in cacheDir is written through a
+# temporary file (mkdir, ftruncate, pwrite64, rename; unlink when that fails), and the result goes to stdout
+# (write). In-process under bridge, the interface plugin's own calls come on top (netlink sendto and recvfrom, setns,
+# the sysctl writes); neither sends anything with sendmsg.
+FAULT_SYSCALLS_cluster_ipam="socket connect sendto recvfrom write pwrite64 ftruncate rename mkdir unlink"
+FAULT_SYSCALLS_bridge_cluster_ipam="socket connect sendto recvfrom setns write pwrite64 ftruncate rename mkdir unlink"
+
+fault_syscalls() {
+    local v="FAULT_SYSCALLS_${1//-/_}"
+    if [ -n "${FAULT_SYSCALLS:-}" ]; then echo "$FAULT_SYSCALLS"; elif [ -n "${1:-}" ] && [ -n "${!v:-}" ]; then echo "${!v}"; else echo "$FAULT_SYSCALLS_DEFAULT"; fi
+}
+
+# cluster-ipam's records under PREFIX (etcd_ctl from integration/etcd-cluster.sh), one key and value a line in key
+# order: the claims (which node holds a block), the blocks (cidr, pool, node, the allocations by offset and
+# attachment, emptySince) and the attachment records. A block's "next" is left out: the offset where the next search
+# starts moves with every allocation, also one released again (as host-local's last_reserved_ip). Mod revisions are
+# not printed. A failed read prints a line that never compares equal.
+etcd_state() {
+    local out
+    if ! out=$(etcd_ctl get --prefix "$1" -w json 2>&1); then
+        echo "etcd read failed ($RANDOM$RANDOM): $out"
+        return 0
+    fi
+    jq -r '.kvs[]? | (.key | @base64d) as $k | (.value | @base64d) as $v
+           | $k + " " + (if ($k | test("/blocks/")) then ($v | fromjson | del(.next) | tojson) else $v end)' <<<"$out" ||
+        echo "etcd answer unreadable ($RANDOM$RANDOM)"
+}
 
 # The state of one namespace as lines that do not change by themselves: interface indexes, peer indexes, counters,
 # timers, link states and kernel-assigned link-local addresses are left out.
@@ -72,10 +105,18 @@ node_snapshot() {
     echo "## ipam"
     # last_reserved_ip.* is an allocation hint that moves with every reservation, also a released one; .owners/ is
     # our owner index, a hint checked against the reservation files (its buckets are made on first use).
+    # cluster-ipam's block hint (cluster-ipam-cache/<node>-<hash>.json: key, value and mod revision of the node's
+    # blocks) is rewritten by every commit and never trusted: every block a commit changes is compared at its hinted
+    # revision, so a stale or missing hint costs a read, nothing else. Its temporary files are compared.
     if [ -d "$ipam" ]; then
-        find "$ipam" -type f ! -name 'last_reserved_ip*' ! -name lock ! -path '*/.owners/*' -printf '%P\n' | LC_ALL=C sort | while read -r f; do
+        find "$ipam" -type f ! -name 'last_reserved_ip*' ! -name lock ! -path '*/.owners/*' ! -path '*/cluster-ipam-cache/*.json' \
+            -printf '%P\n' | LC_ALL=C sort | while read -r f; do
             printf '%s: %s\n' "$f" "$(tr '\r\n' '  ' <"$ipam/$f")"
         done
+    fi
+    if [ -n "${FAULT_ETCD_PREFIX:-}" ]; then
+        echo "## etcd $FAULT_ETCD_PREFIX"
+        etcd_state "$FAULT_ETCD_PREFIX"
     fi
     if [ -n "$ctr" ]; then _ns_state "$ctr"; fi
 }

@@ -14,24 +14,42 @@
 # remedy (checked as such). A setns that fails to bring a thread back from the container's namespace ends the
 # process on purpose (NetNs.Run: a thread stuck in the wrong namespace must not go on to change the host), so that
 # ADD is checked as a kill: the runtime's DEL must leave the node clean (tuning's saved values, still on disk, are
-# what that DEL restores). FAULT_SYSCALLS, FAULT_CASES (e.g. "bridge portmap") and FAULT_MAX_N narrow or bound a run.
+# what that DEL restores). cluster-ipam runs against a 3-member TLS etcd cluster (integration/etcd-cluster.sh, started
+# only for its cases and removed at the end), alone and in-process under bridge: its snapshot adds its records in
+# etcd (claims, blocks without their next-offset hint, attachments) and the temporary files of its cacheDir; a
+# kill after etcd committed leaves an allocation that the runtime's DEL must remove, which is what is checked.
+# FAULT_SYSCALLS, FAULT_CASES (e.g. "bridge portmap", "cluster-ipam") and FAULT_MAX_N narrow or bound a run.
 # scenario-timeout: 3600
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/faults.sh"
 # Every plugin is a case (bridge, portmap, host-local, loopback, macvlan, vxlan, tuning, bandwidth, firewall, dnsname,
-# ptp, static; cluster-ipam is not: it needs the etcd cluster), each ADD and DEL, with errors and with kills, for
-# every faulted system call: 12 x 2 x 2 x 15 checks.
+# ptp, static, and cluster-ipam alone and in-process under bridge), each ADD and DEL, with errors and with kills, for
+# every faulted system call of the case: 12 x 2 x 2 x 15 checks, and 2 x 2 x 10 (cluster-ipam) and 2 x 2 x 11
+# (bridge-cluster-ipam).
 # FAULT_CASES=all is the same; FAULT_SYSCALLS or FAULT_CASES naming some cases narrow a run, and then it expects
 # nothing.
-FAULT_DEFAULT_CASES="bridge portmap host-local loopback macvlan vxlan tuning bandwidth firewall dnsname ptp static"
+FAULT_DEFAULT_CASES="bridge portmap host-local loopback macvlan vxlan tuning bandwidth firewall dnsname ptp static cluster-ipam bridge-cluster-ipam"
 case "${FAULT_CASES:-}" in
 "" | all)
-    if [ -z "${FAULT_SYSCALLS:-}" ]; then expect_checks $(($(wc -w <<<"$FAULT_DEFAULT_CASES") * 2 * 2 * $(wc -w <<<"$(fault_syscalls)"))); fi
+    if [ -z "${FAULT_SYSCALLS:-}" ]; then
+        expected=0
+        for c in $FAULT_DEFAULT_CASES; do expected=$((expected + 2 * 2 * $(wc -w <<<"$(fault_syscalls "$c")"))); done
+        expect_checks "$expected"
+    fi
     FAULT_CASES="$FAULT_DEFAULT_CASES" ;;
 esac
+# selected NAME : is the case NAME part of this run?
+selected() { case " $FAULT_CASES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 require_cmd strace nsenter nft jq || finish
-for p in bridge host-local portmap macvlan loopback vxlan ptp static tuning bandwidth firewall; do
+CLUSTER_CASES=0
+if selected cluster-ipam || selected bridge-cluster-ipam; then CLUSTER_CASES=1; fi
+plugins="bridge host-local portmap macvlan loopback vxlan ptp static tuning bandwidth firewall"
+if [ "$CLUSTER_CASES" = 1 ]; then
+    plugins+=" cluster-ipam"
+    require_cmd etcd etcdctl openssl || finish
+fi
+for p in $plugins; do
     if [ ! -x "$CNI_BIN_DIR/$p" ]; then
         skip "no $p plugin at $CNI_BIN_DIR/$p (run ./build.sh)"
         finish
@@ -47,11 +65,12 @@ IPAM="$WORK/ipam"
 run_case() {
     local name="$1" plugin="$2" node="$3" ctr="$4" config="$5" config_del="${6:-$5}"
     case " ${FAULT_CASES:-$name} " in *" $name "*) ;; *) return 0 ;; esac
-    local id="fc-$name" how syscall n before after bad detail ctrpath
+    local id="fc-$name" how syscall n before after bad detail ctrpath syscalls
+    syscalls="$(fault_syscalls "$name")"
     ctrpath="$(netns_path "$ctr")"
     before="$(node_snapshot "$node" "$IPAM" "$ctr")"
     for how in error kill; do
-        for syscall in $(fault_syscalls); do
+        for syscall in $syscalls; do
             bad="" detail=""
             for ((n = 1; n <= FAULT_MAX_N; n++)); do
                 # shellcheck disable=SC2046
@@ -84,7 +103,7 @@ run_case() {
             if [ -z "$bad" ] && [ "$n" -gt "$FAULT_MAX_N" ]; then bad="still injecting after $FAULT_MAX_N calls"; fi
             report_case "$name: ADD with $syscall ${how}ed at every point leaves the node clean" "$bad" "$detail"
         done
-        for syscall in $(fault_syscalls); do
+        for syscall in $syscalls; do
             bad="" detail=""
             for ((n = 1; n <= FAULT_MAX_N; n++)); do
                 plugin_call "$node" "$plugin" ADD "$id" eth0 "$ctrpath" "$config"
@@ -220,6 +239,33 @@ run_case ptp ptp "$NODE" "$C1" "$PTP_CONF"
 STATIC_CONF=$(jq -c -n '{cniVersion: "1.0.0", name: "stnet", ipam: {type: "static",
     addresses: [{address: "10.129.0.5/24", gateway: "10.129.0.1"}], routes: [{dst: "0.0.0.0/0"}]}}')
 run_case static static "$NODE" "$C1" "$STATIC_CONF"
+
+# cluster-ipam, alone and in-process under bridge, against a 3-member etcd cluster with TLS that the node reaches on
+# the etcd switch; started only for these cases, stopped and removed at the end (also when the run fails). Both use
+# one pool and node name, and each has a baseline tenant, so the block exists and is not empty before every call
+# (an empty block would go back to the pool after its grace period). The block hint lives under the IPAM directory.
+if [ "$CLUSTER_CASES" = 1 ]; then
+    source "$INTEGRATION_DIR/etcd-cluster.sh"
+    # The members go first (by PID, then their namespaces), also when the run fails or is stopped; lib.sh's cleanup
+    # then sees the scenario's own exit status.
+    trap '_fault_rc=$?; etcd_cluster_stop; (exit "$_fault_rc"); _cnit_cleanup' EXIT
+    if ! etcd_cluster_start "$WORK/etcd" "$RUN_ID"; then check "3-member etcd cluster with TLS starts" false; finish; fi
+    etcd_cluster_attach "$NODE" "$ETCD_SUBNET_PREFIX.201" || { check "node attached to the etcd switch" false; finish; }
+    FAULT_ETCD_PREFIX=/faults/ipam/v1/
+    CL_IPAM=$(jq -c -n --argjson eps "$ETCD_ENDPOINTS_JSON" --arg ca "$ETCD_CA" --arg cert "$ETCD_CERT" --arg key "$ETCD_KEY" \
+        --arg cache "$IPAM/cluster-ipam-cache" '{type: "cluster-ipam",
+        etcd: {endpoints: $eps, caFile: $ca, certFile: $cert, keyFile: $key, timeoutSeconds: 5},
+        prefix: "/faults", nodeName: "fnode", cacheDir: $cache,
+        pools: [{subnet: "10.130.0.0/16", blockSize: 26, gateway: "10.130.0.1"}], routes: [{dst: "0.0.0.0/0"}]}')
+    CL_CONF=$(jq -c -n --argjson ipam "$CL_IPAM" '{cniVersion: "1.1.0", name: "clnet", ipam: $ipam}')
+    BR_CL_CONF=$(jq -c -n --argjson ipam "$CL_IPAM" '{cniVersion: "1.1.0", name: "clnet", type: "bridge", bridge: "fcl0",
+        isGateway: true, ipam: $ipam}')
+    new_netns C6 c6 || exit 1
+    attach "$NODE" cluster-ipam base-cl "$C6" "$CL_CONF" >/dev/null || { check "baseline cluster-ipam allocation" false; finish; }
+    attach "$NODE" bridge base-brcl "$C6" "$BR_CL_CONF" >/dev/null || { check "baseline bridge + cluster-ipam container" false; finish; }
+    run_case cluster-ipam cluster-ipam "$NODE" "$C1" "$CL_CONF"
+    run_case bridge-cluster-ipam bridge "$NODE" "$C1" "$BR_CL_CONF"
+fi
 
 echo "INFO: $SCENARIO_NAME: cases $FAULT_CASES: $INJECTED_ERRORS calls failed with an injected error, $INJECTED_KILLS killed; $FAILED checks found state left behind or a failed DEL"
 finish

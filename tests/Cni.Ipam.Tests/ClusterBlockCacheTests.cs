@@ -162,6 +162,49 @@ public class ClusterBlockCacheTests
     }
 
     [Fact]
+    public void A_save_removes_the_temporary_files_of_processes_killed_before_their_rename_and_no_other()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"cipam-cache-{Guid.NewGuid():N}");
+        try
+        {
+            var file = new NodeBlockFile(dir, Config());
+            Directory.CreateDirectory(dir);
+            // What the fault run found: an ADD killed after creating its temporary file (at its ftruncate, write or
+            // rename) left FILE.PID.tmp for good. No PID is above pid_max (at most 4194304).
+            string killed = $"{file.FilePath}.99999999.tmp";
+            string killedToo = $"{file.FilePath}.99999998.tmp";
+            string live = $"{file.FilePath}.1.tmp"; // PID 1 runs in every PID namespace: a save in progress
+            string ours = $"{file.FilePath}.{Environment.ProcessId}.tmp";
+            string otherNode = Path.Combine(dir, "host2-0123456789abcdef.json.99999999.tmp");
+            string notAPid = $"{file.FilePath}.x1.tmp";
+            foreach (var f in new[] { killed, killedToo, live, otherNode, notAPid }) File.WriteAllText(f, "{");
+            Allocator(file).Add("c1", "eth0");
+            Assert.False(File.Exists(killed));
+            Assert.False(File.Exists(killedToo));
+            Assert.False(File.Exists(ours)); // renamed into place
+            Assert.True(File.Exists(live));
+            Assert.True(File.Exists(otherNode)); // another node's file is that node's business
+            Assert.True(File.Exists(notAPid));
+            Assert.NotNull(file.Load());
+
+            // Liveness is /proc/PID: with a /proc where PID 1 is gone, its file goes too.
+            string proc = Path.Combine(dir, "proc");
+            Directory.CreateDirectory(Path.Combine(proc, "7"));
+            string seven = $"{file.FilePath}.7.tmp";
+            File.WriteAllText(seven, "{");
+            file.RemoveAbandonedTemporaryFiles(proc);
+            Assert.False(File.Exists(live));
+            Assert.True(File.Exists(seven));
+            // No directory: nothing to do, no error.
+            new NodeBlockFile(Path.Combine(dir, "absent"), Config()).RemoveAbandonedTemporaryFiles();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Cache_dir_defaults_can_be_turned_off_and_must_be_absolute()
     {
         Assert.Equal("/var/lib/cni/cluster-ipam", Config().CacheDir);

@@ -19,8 +19,10 @@ public interface INodeBlockCache
 
 /// <summary>
 /// <see cref="INodeBlockCache"/> in one small file per etcd cluster, prefix and node under a directory
-/// (<c>cacheDir</c>, default /var/lib/cni/cluster-ipam), replaced atomically (write, then rename). A missing,
-/// unreadable or unwritable file only means a read before the first commit, as without a cache.
+/// (<c>cacheDir</c>, default /var/lib/cni/cluster-ipam), replaced atomically (write to a temporary file of the
+/// process, then rename). A missing, unreadable or unwritable file only means a read before the first commit, as
+/// without a cache. A process killed between creating its temporary file and renaming it leaves that file behind:
+/// every save removes the temporary files of processes that no longer run.
 /// </summary>
 public sealed class NodeBlockFile : INodeBlockCache
 {
@@ -84,6 +86,33 @@ public sealed class NodeBlockFile : INodeBlockCache
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             try { File.Delete(temp); } catch (Exception d) when (d is IOException or UnauthorizedAccessException) { }
+        }
+        RemoveAbandonedTemporaryFiles();
+    }
+
+    /// <summary>
+    /// Removes this file's temporary files (<c>FILE.PID.tmp</c>) whose process is gone (no <c>/proc/PID</c>): what a
+    /// save killed before its rename left. A live process's file is its save in progress and is left alone (a reused
+    /// PID only delays the removal to a later save).
+    /// </summary>
+    internal void RemoveAbandonedTemporaryFiles(string procRoot = "/proc")
+    {
+        string prefix = Path.GetFileName(_path) + ".";
+        try
+        {
+            foreach (string file in Directory.EnumerateFiles(_dir, prefix + "*.tmp"))
+            {
+                string name = Path.GetFileName(file);
+                if (name.Length <= prefix.Length + 4) continue;
+                var pid = name.AsSpan(prefix.Length, name.Length - prefix.Length - 4);
+                if (!int.TryParse(pid, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) ||
+                    n == Environment.ProcessId || Directory.Exists($"{procRoot}/{n}")) continue;
+                try { File.Delete(file); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // No directory or no right to list it: nothing this process could have left there either.
         }
     }
 
