@@ -27,8 +27,8 @@ public static class ClusterJoin
         {
             using var client = new EtcdClient(c.EtcdOptions());
             var registered = Register(client, o, underlay, log);
-            var desired = ClusterOverlay.Desired(registered, o.Vni, c.NodeName, underlay.Local);
-            ClusterOverlay.Apply(host, o, PeerLedger.PathFor(ledgerDirectory, o.Vni, c.NodeName), desired, removeDeparted: false);
+            ClusterOverlay.ApplyRegistered(host, o, PeerLedger.PathFor(ledgerDirectory, o.Vni, c.NodeName), registered, underlay.Local,
+                removeDeparted: false, log);
         }
         catch (Exception e) when (e is EtcdException or ArgumentException or IOException or UnauthorizedAccessException or Cni.Linux.Netlink.NetlinkException)
         {
