@@ -83,7 +83,7 @@ public static class RoutedOverlay
     public static SortedDictionary<(RoutedKind, string), RoutedEntry> Desired(IEnumerable<VtepRegistration> registered, uint vni, string self,
         IPAddress? local, List<string>? notes = null)
     {
-        var desired = new SortedDictionary<(RoutedKind, string), RoutedEntry>();
+        var desired = new SortedDictionary<(RoutedKind, string), RoutedEntry>(IdOrder);
         var all = registered.Where(r => r.Vni == vni).OrderBy(r => r.Node, StringComparer.Ordinal).ToList();
         var own = new List<IPPrefix>();
         foreach (var r in all)
@@ -143,7 +143,7 @@ public static class RoutedOverlay
         RoutedKernelState kernel, bool removeDeparted)
     {
         var steps = new List<RoutedStep>();
-        var after = new SortedDictionary<(RoutedKind, string), RoutedEntry>();
+        var after = new SortedDictionary<(RoutedKind, string), RoutedEntry>(IdOrder);
         var notes = new List<string>();
 
         foreach (var e in ledger)
@@ -188,8 +188,7 @@ public static class RoutedOverlay
             }
         }
 
-        steps.Sort((a, b) => Order(a).CompareTo(Order(b)));
-        return new RoutedPlan(steps, after.Values.ToList(), notes);
+        return new RoutedPlan(steps.OrderBy(Order).ToList(), after.Values.ToList(), notes); // stable: desired order within a kind
 
         void Record(RoutedStepKind kind, RoutedEntry d)
         {
@@ -197,6 +196,10 @@ public static class RoutedOverlay
             after[d.Id] = d;
         }
     }
+
+    /// <summary>Entries by kind, then key (ordinal).</summary>
+    public static readonly IComparer<(RoutedKind Kind, string Key)> IdOrder = Comparer<(RoutedKind Kind, string Key)>.Create((a, b) =>
+        a.Kind != b.Kind ? a.Kind.CompareTo(b.Kind) : string.CompareOrdinal(a.Key, b.Key));
 
     private static int Order(RoutedStep s) => s.Kind == RoutedStepKind.Delete
         ? 2 - (int)s.Entry.Kind          // routes (0), neighbours (1), FDB (2)
