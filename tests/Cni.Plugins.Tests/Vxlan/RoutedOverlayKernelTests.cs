@@ -48,7 +48,7 @@ public sealed class RoutedOverlayKernelTests : IDisposable
     {
         var o = Routed(94);
         var device = Ensure(o);
-        Assert.True(device.MasterIndex is null or 0);
+        Assert.Equal(0, device.MasterIndex);
         Assert.Equal("1", _h.InHost("cat", "/proc/sys/net/ipv4/conf/vx94/proxy_arp").Trim());
         Assert.Equal("0", _h.InHost("cat", "/proc/sys/net/ipv4/neigh/vx94/proxy_delay").Trim());
         Assert.Equal("1", _h.InHost("cat", "/proc/sys/net/ipv4/ip_forward").Trim());
@@ -69,7 +69,7 @@ public sealed class RoutedOverlayKernelTests : IDisposable
         }));
         Assert.Contains("routed mode keeps it apart", e.Message);
         // The next ADD takes it off the bridge again.
-        Assert.True(Ensure(o).MasterIndex is null or 0);
+        Assert.Equal(0, Ensure(o).MasterIndex);
     }
 
     [Fact]
