@@ -269,7 +269,8 @@ public static class RoutedOverlay
             try
             {
                 Execute(host, device.Index, step);
-                (step.Kind == RoutedStepKind.Delete ? removed : added).Add(step.ToString());
+                if (step.Kind == RoutedStepKind.Delete) removed.Add(step.Entry.ToString());
+                else added.Add(step.Kind == RoutedStepKind.Replace ? $"{step.Entry}, replacing another value" : step.Entry.ToString());
             }
             catch (NetlinkException e)
             {
