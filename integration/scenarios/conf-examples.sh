@@ -277,8 +277,10 @@ if [ "${#VXLAN_FILES[@]}" -gt 0 ]; then
 fi
 
 # ---- cluster-ipam: a TLS etcd cluster on the example's endpoints, three nodes ------------------------------------------
+CL_INDEX=0
 for file in "${CLUSTER_FILES[@]}"; do
     base="$(basename "$file")"
+    CL_INDEX=$((CL_INDEX + 1))
     if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null || ! command -v openssl >/dev/null; then
         skip "$base: not exercised: etcd, etcdctl or openssl not installed (apt-get install etcd-server etcd-client openssl)"
         NOT_BUILT=$((NOT_BUILT + 1))
@@ -289,7 +291,7 @@ for file in "${CLUSTER_FILES[@]}"; do
     # The harness puts members at <prefix>.11-.13: the example's endpoints must be there.
     ETCD_SUBNET_PREFIX="$(jq -r '.plugins[].ipam.etcd.endpoints[0] // empty' "$file" | sed -E 's|https://([0-9]+\.[0-9]+\.[0-9]+)\.1[1-3]:2379|\1|')"
     want="$(jq -c '[.plugins[].ipam.etcd.endpoints // empty][0]' "$file")"
-    etcd_cluster_start "$SCENARIO_TMP/etcd" "$RUN_ID" >/dev/null || { check "$base: etcd cluster starts" false; continue; }
+    etcd_cluster_start "$SCENARIO_TMP/etcd$CL_INDEX" "$RUN_ID" >/dev/null || { check "$base: etcd cluster starts" false; continue; }
     check "$base: the example's endpoints are the test cluster's ($want)" test "$want" = "$ETCD_ENDPOINTS_JSON"
     CL_NODES=() CL_CTRS=() CL_IPS=() CL_AGENTS=()
     overlay_vni="$(jq -r '.plugins[] | select(.type == "vxlan" and .cluster) | .vni' "$file")"
@@ -299,8 +301,8 @@ for file in "${CLUSTER_FILES[@]}"; do
         trap 'rc=$?; trap "" INT TERM; for p in "${CL_AGENTS[@]}"; do kill "$p" 2>/dev/null; done; rm -f /run/sharpcni/vxlan-'"$overlay_vni"'-node*.peers; host_dir_restore; (exit $rc); _cnit_cleanup' EXIT
     fi
     for j in 1 2 3; do
-        new_netns N "cln$j" || exit 1
-        new_netns C "clc$j" || exit 1
+        new_netns N "cl${CL_INDEX}n$j" || exit 1
+        new_netns C "cl${CL_INDEX}c$j" || exit 1
         etcd_cluster_attach "$N" "$ETCD_SUBNET_PREFIX.10$j" || exit 1
         if [ -n "$underlay_dev" ]; then
             ip -n "$N" link set etcd0 down && ip -n "$N" link set etcd0 name "$underlay_dev" && ip -n "$N" link set "$underlay_dev" up || exit 1
