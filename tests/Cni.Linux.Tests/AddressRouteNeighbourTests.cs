@@ -126,6 +126,8 @@ public sealed class AddressRouteNeighbourTests : NamespacePair
     [Fact]
     public void An_onlink_route_reaches_a_gateway_outside_every_prefix_and_reads_back_onlink()
     {
+        // The kernel checks an onlink gateway against the local table, which exists once lo is up (as on any host).
+        ContainerRoutes.SetLinkUp(ContainerRoutes.GetLink("lo")!.Index);
         // No address on the link: without RTNH_F_ONLINK the kernel refuses a gateway it has no route to.
         var plain = new RouteEntry { Destination = Ip("10.77.1.0"), PrefixLength = 26, Gateway = Ip("192.0.2.9"), OutputIndex = _container };
         var e = Assert.Throws<NetlinkException>(() => ContainerRoutes.AddRoute(plain));
