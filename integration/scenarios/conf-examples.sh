@@ -23,7 +23,7 @@
 # example has to be given its surroundings here.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/runtimes.sh"
-expect_checks 100
+expect_checks 158
 
 require_cmd jq nft || skip_scenario "jq and nft are needed"
 TEST_CNI_PATH="$CNI_BIN_DIR"
