@@ -7,9 +7,10 @@ namespace Cni.Agent;
 
 /// <summary>
 /// Keeps one overlay current on this host. It registers this host's VTEP under its own lease and renews it; lists the
-/// VNI's registrations, reconciles (adds flood entries for hosts that are registered, removes the ledger's entries for
-/// hosts that are not), then watches from the listed revision and reconciles on each change. A compacted or lost watch
-/// makes it list again. A store error never touches the data plane: the last known view stays programmed, the agent
+/// VNI's registrations, reconciles (layer 2: flood entries; routed: FDB, neighbour and route entries; added for hosts that
+/// are registered, the ledger's removed for hosts that are not), then watches from the listed revision and reconciles on
+/// each change. A lost watch is made again on the next member from the revision after the last change seen; a compacted
+/// one (etcd cancels it with the compact revision) makes it list again. A store error never touches the data plane: the last known view stays programmed, the agent
 /// logs, waits (backoff 0.5 s doubling to 10 s) and starts over; a lease that expired meanwhile is replaced. Every
 /// <see cref="ResyncInterval"/> the view is programmed again (the device appears with the first container; a restart
 /// after kill -9 starts with a list, so it reconciles from scratch).
