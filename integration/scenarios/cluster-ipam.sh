@@ -11,10 +11,12 @@
 # wrong password appears in no output; static addresses (the ips capability, CNI_ARGS IP=): taken from an unclaimed
 # block that the host then holds, refused in another host's block (strict affinity) and when already in use, the
 # recorded address on a repeated ADD; an ADD whose interface plugin fails after the IPAM call, and ADDs killed at
-# any moment followed by the runtime's DEL, leave nothing in etcd.
+# any moment followed by the runtime's DEL, leave nothing in etcd. sharpcni-agent's etcd relay: a host with no route to
+# etcd allocates and releases through it; an identity the agent's configuration does not name is not relayed; with
+# the agent killed a host that can reach etcd goes there itself past the dead socket; a restarted agent takes over.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/etcd-cluster.sh"
-expect_checks 69
+expect_checks 83
 
 if [ ! -x "$CNI_BIN_DIR/cluster-ipam" ] || [ ! -x "$CNI_BIN_DIR/bridge" ]; then
     skip "no cluster-ipam or bridge plugin in $CNI_BIN_DIR (run ./build.sh)"
@@ -266,6 +268,61 @@ check "the DELs after 12 killed ADDs succeed" killed_dels
 check "... and no record of a killed ADD is left in etcd" test "$(etcd_count "$PREFIX/attachments/")" = 0
 check "... nor an entry in host1's blocks" bash -c '! grep -q "ctr-3[45][0-9]" <<<"$1"' _ "$(etcd_ctl get --prefix "$PREFIX/blocks/host1/" --print-value-only)"
 check "... nor a container veth on host1" bash -c '! ip -n "$1" -o link show type veth | grep -v ": etcd0@" | grep .' _ "${HOSTS[0]}"
+
+# ---- sharpcni-agent's etcd relay -------------------------------------------------------------------------
+# A fourth host with no way to etcd (not on the switch); an agent on host1 relays for it over a Unix socket (a path:
+# the namespaces share it). ADD/DEL on host4 can only work through the relay.
+if [ -x "$CNI_BIN_DIR/sharpcni-agent" ]; then
+    new_netns H4 "h4" || exit 1
+    RELAY="$WORK/relay/etcd.sock"
+    mkdir -p "$WORK/agent-conf" "$WORK/agent-names" "$WORK/relay"
+    : >"$WORK/agent-resolv.conf"
+    conf relayed host4 "$ETCD_CA" "$ETCD_CERT" "$ETCD_KEY" ",\"agentSocket\":\"$RELAY\""
+    cp "$NETCONFPATH_DIR/relayed.conflist" "$WORK/agent-conf/"
+    # The same etcd with a certificate at another path: an identity the agent's configuration does not name.
+    cp "$ETCD_CERT" "$WORK/client-copy.crt"
+    conf unnamed host4 "$ETCD_CA" "$WORK/client-copy.crt" "$ETCD_KEY" ",\"agentSocket\":\"$RELAY\""
+    AGENT_PID=
+    start_relay() {
+        local before
+        before=$(grep -c relaying "$WORK/agent.log" 2>/dev/null || true)
+        ip netns exec "${HOSTS[0]}" "$CNI_BIN_DIR/sharpcni-agent" --conf-dir "$WORK/agent-conf" --names-dir "$WORK/agent-names" \
+            --resolv-conf "$WORK/agent-resolv.conf" --etcd-socket "$RELAY" 2>>"$WORK/agent.log" &
+        AGENT_PID=$!
+        local _
+        for _ in $(seq 50); do test -S "$RELAY" && [ "$(grep -c relaying "$WORK/agent.log")" -gt "${before:-0}" ] && return 0; sleep 0.1; done
+        return 1
+    }
+    trap '[ -n "$AGENT_PID" ] && kill -KILL "$AGENT_PID" 2>/dev/null; etcd_cluster_stop; _cnit_cleanup' EXIT
+    start_relay
+    check "sharpcni-agent --etcd-socket serves the relay (socket mode 0600)" test "$(stat -c %a "$RELAY" 2>&1)" = 600
+    ip netns add "cnit-c357-$RUN_ID"; ip netns add "cnit-c358-$RUN_ID"
+    _cnit_netns+=("cnit-c357-$RUN_ID" "cnit-c358-$RUN_ID")
+    check "host4 cannot reach etcd itself" bash -c '! ip netns exec "$1" timeout 3 etcdctl --endpoints "$2" --cacert "$3" --cert "$4" --key "$5" --command-timeout 1s get /x' \
+        _ "$H4" "$ETCD_ENDPOINTS" "$ETCD_CA" "$ETCD_CERT" "$ETCD_KEY"
+    check "ADD on host4 works through the relay" with_env CNI_CONTAINERID=ctr-357 cni_run "$H4" add relayed "cnit-c357-$RUN_ID"
+    check "... and etcd records its address for host4" grep -q "ctr-357" <<<"$(etcd_ctl get --prefix "$PREFIX/attachments/")"
+    check_fails_with "an identity the agent's configuration does not name is not relayed (no route: code 11)" "code 11|CNI error code 11" \
+        with_env CNI_CONTAINERID=ctr-358 cni_run "$H4" add unnamed "cnit-c358-$RUN_ID"
+    check "DEL on host4 works through the relay" with_env CNI_CONTAINERID=ctr-357 cni_run "$H4" del relayed "cnit-c357-$RUN_ID"
+    check "... and the record is gone from etcd" bash -c '! grep -q "ctr-357" <<<"$1"' _ "$(etcd_ctl get --prefix "$PREFIX/attachments/")"
+    kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+    check_fails_with "agent killed: host4's ADD fails with code 11 (it has no way of its own)" "code 11|CNI error code 11" \
+        with_env CNI_CONTAINERID=ctr-357 cni_run "$H4" add relayed "cnit-c357-$RUN_ID"
+    conf relayed1 host1 "$ETCD_CA" "$ETCD_CERT" "$ETCD_KEY" ",\"agentSocket\":\"$RELAY\""
+    check "... while host1, with the same conflist, goes to etcd itself past the dead socket" \
+        with_env CNI_CONTAINERID=ctr-358 cni_run "${HOSTS[0]}" add relayed1 "cnit-c358-$RUN_ID"
+    check "... and its DEL too" with_env CNI_CONTAINERID=ctr-358 cni_run "${HOSTS[0]}" del relayed1 "cnit-c358-$RUN_ID"
+    # Started here, not inside check's output capture, which would wait for the agent's end.
+    start_relay
+    check "a restarted agent takes over the socket its killed predecessor left" test "$(grep -c relaying "$WORK/agent.log")" = 2
+    check "... and host4's ADD works again" with_env CNI_CONTAINERID=ctr-357 cni_run "$H4" add relayed "cnit-c357-$RUN_ID"
+    check "... and its DEL" with_env CNI_CONTAINERID=ctr-357 cni_run "$H4" del relayed "cnit-c357-$RUN_ID"
+    kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+    check "a stopped agent removes its socket" test ! -e "$RELAY"
+else
+    skip "no sharpcni-agent in $CNI_BIN_DIR: the relay checks"
+fi
 
 # ---- security ------------------------------------------------------------------------------------------
 conf badca host1 "$ETCD_ROGUE_CA"

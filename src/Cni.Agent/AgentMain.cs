@@ -6,10 +6,11 @@ namespace Cni.Agent;
 /// <summary>
 /// sharpcni-agent: the node agent of the vxlan cluster mode (what flanneld is to flannel). In the foreground, logging to
 /// stderr, until SIGTERM or SIGINT.
-/// <code>sharpcni-agent [--conf-dir DIR] [--run-dir DIR]</code>
+/// <code>sharpcni-agent [--conf-dir DIR] [--run-dir DIR] [--names-dir DIR] [--resolv-conf FILE] [--etcd-socket PATH]</code>
 /// --conf-dir: the CNI configuration directory (default /etc/cni/net.d); every vxlan network with a <c>cluster</c> object
 /// gets one <see cref="NetworkAgent"/>. --run-dir: where the plugin keeps its locks and ledgers (default /run/sharpcni; the
-/// plugin's own, change it only in tests).
+/// plugin's own, change it only in tests). --etcd-socket: serve the plugins' etcd requests on this Unix socket (the
+/// <see cref="Cni.Etcd.EtcdRelay"/>; the plugins look at /run/sharpcni/etcd.sock unless their etcd.agentSocket says otherwise).
 /// </summary>
 public static class AgentMain
 {
@@ -19,6 +20,7 @@ public static class AgentMain
     {
         string confDir = DefaultConfDir, runDir = NetworkLock.DefaultDirectory;
         string namesDir = Cni.Resolver.NameStore.DefaultDirectory, resolvConf = "/etc/resolv.conf";
+        string? etcdSocket = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -27,9 +29,11 @@ public static class AgentMain
                 case "--run-dir" when i + 1 < args.Length: runDir = args[++i]; break;
                 case "--names-dir" when i + 1 < args.Length: namesDir = args[++i]; break;
                 case "--resolv-conf" when i + 1 < args.Length: resolvConf = args[++i]; break;
+                case "--etcd-socket" when i + 1 < args.Length: etcdSocket = args[++i]; break;
                 case "-h" or "--help":
                     log.WriteLine("usage: sharpcni-agent [--conf-dir DIR (default /etc/cni/net.d)] [--run-dir DIR (default /run/sharpcni)]");
                     log.WriteLine("                      [--names-dir DIR (default /run/sharpcni/dnsname)] [--resolv-conf FILE (default /etc/resolv.conf)]");
+                    log.WriteLine("                      [--etcd-socket PATH (serve the plugins' etcd requests there; the plugins' default is /run/sharpcni/etcd.sock)]");
                     return 0;
                 default:
                     log.WriteLine($"sharpcni-agent: unknown argument '{args[i]}' (see --help)");
@@ -48,6 +52,22 @@ public static class AgentMain
 
         using var names = new NamesHost(namesDir, resolvConf, log);
         names.Start();
+
+        Cni.Etcd.EtcdRelay? relay = null;
+        if (etcdSocket is not null)
+        {
+            try
+            {
+                relay = new Cni.Etcd.EtcdRelay(etcdSocket, identity => EtcdIdentities.Find(confDir, identity), log);
+                relay.Start();
+                log.WriteLine($"sharpcni-agent: relaying the plugins' etcd requests on {etcdSocket} ({EtcdIdentities.Discover(confDir).Count} etcd configurations in {confDir})");
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+            {
+                log.WriteLine($"sharpcni-agent: cannot serve {etcdSocket}: {e.Message}; the plugins reach etcd directly");
+            }
+        }
+        using var relayOwner = relay;
 
         var threads = new List<Thread>();
         foreach (var network in networks)

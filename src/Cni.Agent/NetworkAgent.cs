@@ -57,7 +57,7 @@ public sealed class NetworkAgent
             EtcdWatch? watch = null;
             try
             {
-                client = new EtcdClient(_c.EtcdOptions());
+                client = new EtcdClient(_c.EtcdOptions(relay: false));
                 var underlay = ResolveUnderlay();
                 long from;
                 if (resume && listed)

@@ -22,20 +22,33 @@ public sealed class EtcdClient : IDisposable
 {
 
     private readonly EtcdOptions _options;
-    private readonly SslClientAuthenticationOptions _tls;
-    private readonly X509Certificate2? _ca;
+    private SslClientAuthenticationOptions? _tls; // made with the first direct connection: a relayed call never loads a certificate
     private Http1Connection? _connection;
+    private Http1Connection? _relay;
+    private bool _relayOff;
+    private string? _identityHeader;
     private int _preferred;
     private string? _token;
 
     public EtcdClient(EtcdOptions options)
     {
         if (options.Endpoints.Count == 0) throw new ArgumentException("no etcd endpoints", nameof(options));
+        if ((options.CertFile is null) != (options.KeyFile is null))
+            throw new EtcdSecurityException("certFile and keyFile must be given together");
         _options = options;
+        _relayOff = string.IsNullOrEmpty(options.AgentSocket);
+        if (options.CaFile is not null) TrustStore.Narrow(options.CaFile);
+    }
+
+    /// <summary>The TLS settings of direct connections: the CA and the client certificate, loaded on first use.</summary>
+    private SslClientAuthenticationOptions Tls => _tls ??= LoadTls(_options);
+
+    private static SslClientAuthenticationOptions LoadTls(EtcdOptions options)
+    {
         var ssl = new SslClientAuthenticationOptions();
         if (options.CaFile is not null)
         {
-            _ca = LoadCa(options.CaFile);
+            var ca = LoadCa(options.CaFile);
             // The configured CA is the only root: SslStream builds the server's chain with this policy and never
             // opens the system trust store (/etc/ssl/certs, ~150 files parsed on every process start otherwise).
             var policy = new X509ChainPolicy
@@ -44,18 +57,16 @@ public sealed class EtcdClient : IDisposable
                 RevocationMode = X509RevocationMode.NoCheck,
                 DisableCertificateDownloads = true,
             };
-            policy.CustomTrustStore.Add(_ca);
+            policy.CustomTrustStore.Add(ca);
             ssl.CertificateChainPolicy = policy;
         }
-        if (options.CaFile is not null) TrustStore.Narrow(options.CaFile);
-        if (options.CertFile is not null || options.KeyFile is not null)
-        {
-            if (options.CertFile is null || options.KeyFile is null)
-                throw new EtcdSecurityException("certFile and keyFile must be given together");
+        if (options.CertFile is not null && options.KeyFile is not null)
             ssl.ClientCertificates = [LoadClientCertificate(options.CertFile, options.KeyFile)];
-        }
-        _tls = ssl;
+        return ssl;
     }
+
+    /// <summary>True once a call went through sharpcni-agent's relay (for tests and messages).</summary>
+    public bool Relayed { get; private set; }
 
     /// <summary>
     /// What a client changes in its process (OpenSSL's trust store narrowed to the CA file, by setenv): call it on
@@ -75,6 +86,7 @@ public sealed class EtcdClient : IDisposable
     {
         long total = (long)_options.Timeout.TotalMilliseconds;
         long deadline = Environment.TickCount64 + (long)(budget?.TotalMilliseconds ?? Math.Max(MinAttemptMilliseconds, total / 4));
+        if (OpenRelay(deadline)) return true;
         var endpoints = _options.Endpoints;
         for (int attempt = 0; attempt < endpoints.Count && Environment.TickCount64 < deadline; attempt++)
         {
@@ -82,7 +94,7 @@ public sealed class EtcdClient : IDisposable
             try
             {
                 _connection?.Dispose();
-                _connection = Http1Connection.Open(endpoints[index], _tls, deadline);
+                _connection = Http1Connection.Open(endpoints[index], Tls, deadline);
                 _preferred = index;
                 return true;
             }
@@ -210,70 +222,31 @@ public sealed class EtcdClient : IDisposable
         }
         byte[] payload = buffer.WrittenSpan.ToArray();
         long deadline = Environment.TickCount64 + (long)_options.Timeout.TotalMilliseconds;
-        var endpoints = _options.Endpoints;
-        string? lastProblem = null;
-        Exception? lastError = null;
-        for (int attempt = 0; attempt < 3 * endpoints.Count; attempt++)
+        return OverEndpoints<EtcdWatch>(deadline, "created the watch", (endpoint, attemptDeadline) =>
         {
-            long remaining = deadline - Environment.TickCount64;
-            if (remaining <= 0) break;
-            int index = (_preferred + attempt) % endpoints.Count;
-            var endpoint = endpoints[index];
-            if (attempt >= endpoints.Count) Thread.Sleep((int)Math.Min(100, remaining / 2));
-            long attemptDeadline = AttemptDeadline(Environment.TickCount64, deadline, (long)_options.Timeout.TotalMilliseconds);
-            Http1Connection? connection = null;
+            var headers = new List<(string, string)>(2) { ("Grpc-Metadata-hasleader", "true") };
+            if (_token is not null) headers.Add(("Authorization", _token));
+            var connection = Http1Connection.Open(endpoint, Tls, attemptDeadline);
             try
             {
-                if (_options.Username is not null && _token is null) _token = Authenticate(endpoint, attemptDeadline);
-                var headers = new List<(string, string)>(2) { ("Grpc-Metadata-hasleader", "true") };
-                if (_token is not null) headers.Add(("Authorization", _token));
-                connection = Http1Connection.Open(endpoint, _tls, attemptDeadline);
                 var (status, errorBody) = connection.PostStreaming("/v3/watch", payload, headers, attemptDeadline);
                 if (status != 200)
                 {
-                    connection.Dispose();
-                    connection = null;
                     using var doc = JsonDocument.Parse(errorBody ?? "{}"u8.ToArray());
-                    var (code, message) = ReadError(doc);
-                    if (code == 16 && _token is not null) { _token = null; lastProblem = message; continue; }
-                    if (IsUnavailable(code, message)) { lastProblem = $"{Describe(endpoint)}: {message}"; continue; }
-                    if (code is 7 or 16) throw new EtcdSecurityException($"etcd at {Describe(endpoint)} refused the watch: {message}") { GrpcCode = code };
-                    throw new EtcdException($"etcd at {Describe(endpoint)}: {message}") { GrpcCode = code };
+                    return (null, Refused(endpoint, doc, "watch"));
                 }
                 var line = connection.ReadStreamLine() ?? throw new IOException("etcd ended the watch stream before creating the watch");
                 var first = EtcdWatch.Parse(line);
                 connection.SetReceiveTimeout(0);
-                _preferred = index;
                 var watch = new EtcdWatch(connection, first);
                 connection = null;
-                return watch;
-            }
-            catch (AuthenticationException e)
-            {
-                throw new EtcdSecurityException($"TLS with etcd at {Describe(endpoint)} failed: {TlsProblem(e)}", e);
-            }
-            catch (EtcdWatchLostException e)
-            {
-                lastError = e;
-                lastProblem = $"{Describe(endpoint)}: {e.Message}";
-            }
-            catch (SocketException e)
-            {
-                lastError = e;
-                lastProblem = $"{Describe(endpoint)}: {SocketProblem(e)}";
-            }
-            catch (IOException e)
-            {
-                lastError = e;
-                lastProblem = $"{Describe(endpoint)}: {IOProblem(e)}";
+                return (watch, null);
             }
             finally
             {
                 connection?.Dispose();
             }
-        }
-        throw new EtcdUnavailableException(
-            $"etcd unavailable: no endpoint created the watch within {_options.Timeout.TotalSeconds:0.###}s (last: {lastProblem ?? "no endpoint tried"})", lastError);
+        });
     }
 
     /// <summary>The store's current revision and the keys under <paramref name="prefix"/> at it (linearizable).</summary>
@@ -286,7 +259,11 @@ public sealed class EtcdClient : IDisposable
     /// <summary>A linearizable read of one key: fails unless a quorum of members is up. For health checks.</summary>
     public void CheckQuorum(string key) => Range(Compare.Utf8(key), limit: 1, keysOnly: true);
 
-    public void Dispose() => _connection?.Dispose();
+    public void Dispose()
+    {
+        _connection?.Dispose();
+        _relay?.Dispose();
+    }
 
     // ------------------------------------------------------------ transport
 
@@ -305,50 +282,72 @@ public sealed class EtcdClient : IDisposable
             w.WriteEndObject();
         }
         byte[] payload = buffer.WrittenSpan.ToArray();
-
         long deadline = Environment.TickCount64 + (long)_options.Timeout.TotalMilliseconds;
+        if (CallRelay(path, payload, deadline) is { } relayed) return relayed;
+        return CallEndpoints(path, payload, deadline).Document;
+    }
+
+    /// <summary>
+    /// For sharpcni-agent's relay: one request body as a client sent it, to the endpoints within
+    /// <paramref name="budgetMilliseconds"/>; the raw body of etcd's answer. Failures throw as for every call.
+    /// </summary>
+    public byte[] Forward(string path, byte[] payload, long budgetMilliseconds)
+    {
+        long deadline = Environment.TickCount64 + Math.Clamp(budgetMilliseconds, 1, (long)_options.Timeout.TotalMilliseconds);
+        var (doc, bytes) = CallEndpoints(path, payload, deadline);
+        doc.Dispose();
+        return bytes;
+    }
+
+    private (JsonDocument Document, byte[] Bytes) CallEndpoints(string path, byte[] payload, long deadline) =>
+        OverEndpoints<(JsonDocument Document, byte[] Bytes)>(deadline, "answered", (endpoint, attemptDeadline) =>
+        {
+            var bytes = Post(endpoint, path, payload, attemptDeadline, out int status);
+            var doc = Parse(endpoint, status, bytes);
+            if (status == 200) return ((doc, bytes), null);
+            using (doc) return (default, Refused(endpoint, doc, "request"));
+        });
+
+    /// <summary>
+    /// The attempts of one call: each endpoint once from the preferred one, then again while time remains (a member
+    /// may have got its leader back), each within its share of the budget (<see cref="AttemptDeadline"/>),
+    /// authenticating first when a user is configured. <paramref name="attempt"/> returns the result, or null and why
+    /// this endpoint could not serve (the next one is tried); it throws what must end the call. A refused or
+    /// unreachable endpoint moves on; a TLS failure ends the call as a security error.
+    /// </summary>
+    private T OverEndpoints<T>(long deadline, string failedTo, Func<Uri, long, (T? Result, string? Problem)> attempt)
+    {
         var endpoints = _options.Endpoints;
         string? lastProblem = null;
         Exception? lastError = null;
-        // Each endpoint once, then again while time remains (a member may have got its leader back).
-        for (int attempt = 0; ; attempt++)
+        for (int n = 0; n < 3 * endpoints.Count; n++)
         {
             long remaining = deadline - Environment.TickCount64;
-            if (remaining <= 0 || (attempt >= endpoints.Count && attempt >= 3 * endpoints.Count)) break;
-            int index = (_preferred + attempt) % endpoints.Count;
+            if (remaining <= 0) break;
+            int index = (_preferred + n) % endpoints.Count;
             var endpoint = endpoints[index];
-            if (attempt >= endpoints.Count) Thread.Sleep((int)Math.Min(100, remaining / 2));
+            if (n >= endpoints.Count) Thread.Sleep((int)Math.Min(100, remaining / 2));
             long attemptDeadline = AttemptDeadline(Environment.TickCount64, deadline, (long)_options.Timeout.TotalMilliseconds);
             try
             {
                 if (_options.Username is not null && _token is null) _token = Authenticate(endpoint, attemptDeadline);
-                var doc = Post(endpoint, path, payload, attemptDeadline, out int status);
-                if (status == 200)
+                var (result, problem) = attempt(endpoint, attemptDeadline);
+                if (problem is null)
                 {
                     _preferred = index;
-                    return doc;
+                    return result!;
                 }
-                var (code, message) = ReadError(doc);
-                doc.Dispose();
-                if (code == 16 && _options.Username is not null && _token is not null && message.Contains("token", StringComparison.OrdinalIgnoreCase))
-                {
-                    _token = null; // expired or revoked: authenticate again on the next attempt
-                    lastProblem = $"{endpoint}: {message}";
-                    continue;
-                }
-                if (IsUnavailable(code, message))
-                {
-                    lastProblem = $"{Describe(endpoint)}: {message}";
-                    continue;
-                }
-                if (code is 7 or 16)
-                    throw new EtcdSecurityException($"etcd at {Describe(endpoint)} refused the request: {message}") { GrpcCode = code };
-                throw new EtcdException($"etcd at {Describe(endpoint)}: {message}") { GrpcCode = code };
+                lastProblem = problem;
             }
             catch (AuthenticationException e)
             {
                 DropConnection();
                 throw new EtcdSecurityException($"TLS with etcd at {Describe(endpoint)} failed: {TlsProblem(e)}", e);
+            }
+            catch (EtcdWatchLostException e)
+            {
+                lastError = e;
+                lastProblem = $"{Describe(endpoint)}: {e.Message}";
             }
             catch (SocketException e)
             {
@@ -364,8 +363,127 @@ public sealed class EtcdClient : IDisposable
             }
         }
         throw new EtcdUnavailableException(
-            $"etcd unavailable: no endpoint answered within {_options.Timeout.TotalSeconds:0.###}s (last: {lastProblem ?? "no endpoint tried"})", lastError);
+            $"etcd unavailable: no endpoint {failedTo} within {_options.Timeout.TotalSeconds:0.###}s (last: {lastProblem ?? "no endpoint tried"})", lastError);
     }
+
+    /// <summary>
+    /// An error answer: why to try the next endpoint (a member without a leader, a timed-out request, an expired token:
+    /// authenticate again), or an exception for what no other member would answer differently.
+    /// </summary>
+    private string Refused(Uri endpoint, JsonDocument error, string what)
+    {
+        var (code, message) = ReadError(error);
+        if (code == 16 && _options.Username is not null && _token is not null && message.Contains("token", StringComparison.OrdinalIgnoreCase))
+        {
+            _token = null; // expired or revoked: authenticate again on the next attempt
+            return $"{Describe(endpoint)}: {message}";
+        }
+        if (IsUnavailable(code, message)) return $"{Describe(endpoint)}: {message}";
+        if (code is 7 or 16)
+            throw new EtcdSecurityException($"etcd at {Describe(endpoint)} refused the {what}: {message}") { GrpcCode = code };
+        throw new EtcdException($"etcd at {Describe(endpoint)}: {message}") { GrpcCode = code };
+    }
+
+    // ---------------------------------------------------------------- relay
+
+    /// <summary>The relay's header naming this client's etcd identity (base64 of <see cref="EtcdOptions.Identity"/>).</summary>
+    internal const string IdentityHeaderName = "Sharpcni-Etcd-Identity", BudgetHeaderName = "Sharpcni-Budget-Ms";
+
+    /// <summary>What the relay keeps of a call's budget for its answer to travel back.</summary>
+    internal const long RelayMarginMilliseconds = 100;
+
+    private bool OpenRelay(long deadline)
+    {
+        if (_relayOff) return false;
+        if (_relay is { Broken: false }) return true;
+        try
+        {
+            _relay?.Dispose();
+            _relay = Http1Connection.OpenUnix(_options.AgentSocket!, deadline);
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or IOException)
+        {
+            _relay = null;
+            _relayOff = true; // no agent there: straight to etcd from now on
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The call through sharpcni-agent's relay; null when there is none, it does not serve this identity, or it
+    /// failed (the call then goes to the endpoints with the budget that is left: every write of cluster-ipam is a
+    /// compare-and-swap that its retry re-reads, so a request the agent may have sent cannot apply twice).
+    /// </summary>
+    private JsonDocument? CallRelay(string path, byte[] payload, long deadline)
+    {
+        if (!OpenRelay(deadline)) return null;
+        int status;
+        byte[] bytes;
+        try
+        {
+            _identityHeader ??= Convert.ToBase64String(Encoding.UTF8.GetBytes(_options.Identity));
+            long budget = deadline - Environment.TickCount64 - RelayMarginMilliseconds;
+            if (budget <= 0) return null;
+            var headers = new List<(string, string)>(2)
+            {
+                (IdentityHeaderName, _identityHeader),
+                (BudgetHeaderName, budget.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            };
+            (status, bytes) = _relay!.Post(path, payload, headers, deadline);
+        }
+        catch (Exception e) when (e is SocketException or IOException)
+        {
+            _relay?.Dispose();
+            _relay = null;
+            _relayOff = true;
+            return null;
+        }
+        if (_relay.Broken)
+        {
+            _relay.Dispose();
+            _relay = null;
+        }
+        if (status == RelayNotServed)
+        {
+            _relay?.Dispose();
+            _relay = null;
+            _relayOff = true;
+            return null;
+        }
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(bytes);
+        }
+        catch (JsonException)
+        {
+            _relayOff = true;
+            return null;
+        }
+        if (status == 200)
+        {
+            Relayed = true;
+            return doc;
+        }
+        using (doc)
+        {
+            var (code, message) = ReadError(doc);
+            string kind = doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("relay", out var k) && k.ValueKind == JsonValueKind.String
+                ? k.GetString()! : "";
+            Relayed = true;
+            message += $" (through sharpcni-agent at {_options.AgentSocket})";
+            throw kind switch
+            {
+                "unavailable" => new EtcdUnavailableException(message),
+                "security" => new EtcdSecurityException(message) { GrpcCode = code },
+                _ => new EtcdException(message) { GrpcCode = code },
+            };
+        }
+    }
+
+    /// <summary>The relay's answer for an identity it does not serve (HTTP 421, Misdirected Request).</summary>
+    internal const int RelayNotServed = 421;
 
     /// <summary>
     /// The deadline of one attempt. A member can hold a request without answering: a follower whose leader has just
@@ -383,7 +501,7 @@ public sealed class EtcdClient : IDisposable
 
     internal const long MinAttemptMilliseconds = 750;
 
-    private JsonDocument Post(Uri endpoint, string path, byte[] payload, long deadline, out int status)
+    private byte[] Post(Uri endpoint, string path, byte[] payload, long deadline, out int status)
     {
         var headers = new List<(string, string)>(2)
         {
@@ -398,7 +516,7 @@ public sealed class EtcdClient : IDisposable
         {
             _connection?.Dispose();
             _connection = null;
-            _connection = Http1Connection.Open(endpoint, _tls, deadline);
+            _connection = Http1Connection.Open(endpoint, Tls, deadline);
         }
         try
         {
@@ -408,7 +526,7 @@ public sealed class EtcdClient : IDisposable
         {
             // The kept-alive connection was closed by the member since the last request: once more on a new one.
             _connection!.Dispose();
-            _connection = Http1Connection.Open(endpoint, _tls, deadline);
+            _connection = Http1Connection.Open(endpoint, Tls, deadline);
             (status, bytes) = _connection.Post(path, payload, headers, deadline);
         }
         if (_connection.Broken)
@@ -416,6 +534,11 @@ public sealed class EtcdClient : IDisposable
             _connection.Dispose();
             _connection = null;
         }
+        return bytes;
+    }
+
+    private static JsonDocument Parse(Uri endpoint, int status, byte[] bytes)
+    {
         try
         {
             return JsonDocument.Parse(bytes);
@@ -451,7 +574,8 @@ public sealed class EtcdClient : IDisposable
             w.WriteString("password", password);
             w.WriteEndObject();
         }
-        using var doc = Post(endpoint, "/v3/auth/authenticate", buffer.WrittenSpan.ToArray(), deadline, out int status);
+        var answer = Post(endpoint, "/v3/auth/authenticate", buffer.WrittenSpan.ToArray(), deadline, out int status);
+        using var doc = Parse(endpoint, status, answer);
         if (status != 200)
         {
             var (code, message) = ReadError(doc);

@@ -12,13 +12,13 @@ namespace Cni.Etcd;
 /// process makes one to three requests on one connection; HttpClient's pool, async state machines and thread-pool
 /// threads cost more CPU than the requests themselves (bench/etcd-probe).
 /// </summary>
-internal sealed class Http1Connection : IDisposable
+internal sealed class Http1Connection : BufferedLines, IDisposable
 {
     private readonly SocketStream _socket;
     private readonly Stream _stream;
     private readonly string _hostHeader;
-    private readonly byte[] _buffer = new byte[16 * 1024];
-    private int _start, _end;
+    protected override Stream Source => _stream;
+    protected override string Peer => "etcd";
 
     public Uri Endpoint { get; }
     public bool Broken { get; private set; }
@@ -67,6 +67,20 @@ internal sealed class Http1Connection : IDisposable
         }
         throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
+
+    /// <summary>
+    /// A plain connection to the stream socket at <paramref name="path"/> (sharpcni-agent's etcd relay); connected or
+    /// refused at once.
+    /// </summary>
+    public static Http1Connection OpenUnix(string path, long deadline)
+    {
+        var socket = SocketStream.ConnectUnix(path, deadline);
+        socket.SetDeadline(deadline);
+        return new Http1Connection(RelayEndpoint, socket, socket);
+    }
+
+    /// <summary>What <see cref="Endpoint"/> is for a connection to the relay (its Host header, and never an etcd member).</summary>
+    public static readonly Uri RelayEndpoint = new("http://sharpcni-agent/");
 
     public (int Status, byte[] Body) Post(string path, byte[] body, IReadOnlyList<(string Name, string Value)> headers, long deadline)
     {
@@ -132,25 +146,25 @@ internal sealed class Http1Connection : IDisposable
             if (_streamEnded) return line.Length > 0 ? line.ToArray() : null;
             if (_streamChunked && _chunkLeft == 0)
             {
-                string size = ReadLine();
-                if (size.Length == 0) size = ReadLine(); // the CRLF after the previous chunk's data
+                string size = ReadLine()!;
+                if (size.Length == 0) size = ReadLine()!; // the CRLF after the previous chunk's data
                 int semi = size.IndexOf(';');
                 long n = long.Parse(semi >= 0 ? size.AsSpan(0, semi) : size.AsSpan(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
                 if (n == 0) { _streamEnded = true; continue; }
                 _chunkLeft = n;
             }
             if (!_streamChunked && _chunkLeft == 0) { _streamEnded = true; continue; }
-            if (_start == _end && !Fill())
+            if (Start == End && !Fill())
             {
                 if (!_streamChunked && _chunkLeft < 0) { _streamEnded = true; continue; }
                 throw new IOException("etcd closed the connection in the middle of a stream");
             }
-            int available = _end - _start;
+            int available = End - Start;
             if (_chunkLeft > 0) available = (int)Math.Min(available, _chunkLeft);
-            int nl = Array.IndexOf(_buffer, (byte)'\n', _start, available);
-            int take = nl >= 0 ? nl - _start + 1 : available;
-            line.Write(_buffer, _start, nl >= 0 ? take - 1 : take);
-            _start += take;
+            int nl = Array.IndexOf(Buffer, (byte)'\n', Start, available);
+            int take = nl >= 0 ? nl - Start + 1 : available;
+            line.Write(Buffer, Start, nl >= 0 ? take - 1 : take);
+            Start += take;
             if (_chunkLeft > 0) _chunkLeft -= take;
             if (line.Length > 64 * 1024 * 1024) throw new IOException("etcd streamed a line that is too long");
             if (nl >= 0)
@@ -163,14 +177,14 @@ internal sealed class Http1Connection : IDisposable
 
     private (int Status, long Length, bool Chunked, bool Close) ReadHead()
     {
-        string statusLine = ReadLine();
+        string statusLine = ReadLine()!;
         // "HTTP/1.1 200 OK"
         if (statusLine.Length < 12 || !statusLine.StartsWith("HTTP/1.", StringComparison.Ordinal) ||
             !int.TryParse(statusLine.AsSpan(9, 3), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int status))
             throw new IOException("malformed HTTP status line from etcd");
         long length = -1;
         bool chunked = false, close = statusLine.StartsWith("HTTP/1.0", StringComparison.Ordinal);
-        for (string line = ReadLine(); line.Length > 0; line = ReadLine())
+        for (string line = ReadLine()!; line.Length > 0; line = ReadLine()!)
         {
             int colon = line.IndexOf(':');
             if (colon <= 0) continue;
@@ -203,78 +217,35 @@ internal sealed class Http1Connection : IDisposable
             var ms = new MemoryStream();
             while (true)
             {
-                string size = ReadLine();
+                string size = ReadLine()!;
                 int semi = size.IndexOf(';');
                 int n = int.Parse(semi >= 0 ? size.AsSpan(0, semi) : size.AsSpan(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
                 if (n == 0)
                 {
-                    while (ReadLine().Length > 0) { } // trailers
+                    while (ReadLine()!.Length > 0) { } // trailers
                     break;
                 }
-                ReadExactly(ms, n);
-                if (ReadLine().Length != 0) throw new IOException("malformed chunk from etcd");
+                var chunk = new byte[n];
+                ReadExactly(chunk);
+                ms.Write(chunk);
+                if (ReadLine()!.Length != 0) throw new IOException("malformed chunk from etcd");
             }
             body = ms.ToArray();
         }
         else if (length >= 0)
         {
             if (length > 64 * 1024 * 1024) throw new IOException("etcd response too large");
-            var ms = new MemoryStream((int)length);
-            ReadExactly(ms, (int)length);
-            body = ms.ToArray();
+            body = new byte[length];
+            ReadExactly(body);
         }
         else
         {
             var ms = new MemoryStream();
-            while (Fill()) { ms.Write(_buffer, _start, _end - _start); _start = _end; }
+            while (Fill()) { ms.Write(Buffer, Start, End - Start); Start = End; }
             body = ms.ToArray();
             untilClose = true;
         }
         return body;
-    }
-
-    private bool Fill()
-    {
-        if (_start == _end) _start = _end = 0;
-        if (_end == _buffer.Length)
-        {
-            Array.Copy(_buffer, _start, _buffer, 0, _end - _start);
-            _end -= _start;
-            _start = 0;
-        }
-        int n = _stream.Read(_buffer, _end, _buffer.Length - _end);
-        if (n <= 0) return false;
-        _end += n;
-        return true;
-    }
-
-    private string ReadLine()
-    {
-        while (true)
-        {
-            int nl = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
-            if (nl >= 0)
-            {
-                int stop = nl > _start && _buffer[nl - 1] == '\r' ? nl - 1 : nl;
-                string line = Encoding.ASCII.GetString(_buffer, _start, stop - _start);
-                _start = nl + 1;
-                return line;
-            }
-            if (_end - _start >= _buffer.Length) throw new IOException("HTTP header line too long from etcd");
-            if (!Fill()) throw new IOException("etcd closed the connection");
-        }
-    }
-
-    private void ReadExactly(MemoryStream into, int count)
-    {
-        while (count > 0)
-        {
-            if (_start == _end && !Fill()) throw new IOException("etcd closed the connection in the middle of a response");
-            int n = Math.Min(count, _end - _start);
-            into.Write(_buffer, _start, n);
-            _start += n;
-            count -= n;
-        }
     }
 
     public void Dispose()

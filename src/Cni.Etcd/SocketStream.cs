@@ -24,13 +24,32 @@ internal sealed partial class SocketStream : Stream
     public static SocketStream Connect(IPAddress address, int port, long deadline)
     {
         bool v6 = address.AddressFamily == AddressFamily.InterNetworkV6;
-        int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        return Connect(v6 ? AF_INET6 : AF_INET, SockAddr(address, port), deadline);
+    }
+
+    /// <summary>
+    /// Connects to the stream socket at <paramref name="path"/> (AF_UNIX). A path where nobody listens fails at once
+    /// (ENOENT or ECONNREFUSED, as <see cref="SocketException"/>s).
+    /// </summary>
+    public static SocketStream ConnectUnix(string path, long deadline)
+    {
+        byte[] name = System.Text.Encoding.UTF8.GetBytes(path);
+        if (name.Length == 0 || name.Length > 107 || name.AsSpan().IndexOf((byte)0) >= 0)
+            throw new SocketException((int)SocketError.AddressNotAvailable);
+        var sa = new byte[2 + name.Length + 1]; // sockaddr_un: family, NUL-terminated path
+        BinaryPrimitives.WriteUInt16LittleEndian(sa, AF_UNIX);
+        name.CopyTo(sa, 2);
+        return Connect(AF_UNIX, sa, deadline);
+    }
+
+    private static SocketStream Connect(int family, byte[] sa, long deadline)
+    {
+        int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0) throw Error(Marshal.GetLastPInvokeError());
         try
         {
             int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, ref one, sizeof(int));
-            byte[] sa = SockAddr(address, port);
+            if (family != AF_UNIX) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, ref one, sizeof(int));
             if (connect(fd, sa, sa.Length) != 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
@@ -142,7 +161,7 @@ internal sealed partial class SocketStream : Stream
     /// <summary>The <see cref="SocketException"/> for an errno, with the SocketError the caller's messages know.</summary>
     private static SocketException Error(int errno) => new((int)(errno switch
     {
-        ECONNREFUSED => SocketError.ConnectionRefused,
+        ECONNREFUSED or ENOENT => SocketError.ConnectionRefused,
         ETIMEDOUT => SocketError.TimedOut,
         EHOSTUNREACH => SocketError.HostUnreachable,
         ENETUNREACH => SocketError.NetworkUnreachable,
@@ -175,7 +194,7 @@ internal sealed partial class SocketStream : Stream
 
     // ---------------------------------------------------------------- libc
 
-    private const int AF_INET = 2, AF_INET6 = 10, SOCK_STREAM = 1, SOCK_NONBLOCK = 0x800, SOCK_CLOEXEC = 0x80000;
+    private const int AF_UNIX = 1, ENOENT = 2, AF_INET = 2, AF_INET6 = 10, SOCK_STREAM = 1, SOCK_NONBLOCK = 0x800, SOCK_CLOEXEC = 0x80000;
     private const int IPPROTO_TCP = 6, TCP_NODELAY = 1, SOL_SOCKET = 1, SO_ERROR = 4, SO_RCVTIMEO = 20, SO_SNDTIMEO = 21;
     private const int F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0x800, MSG_NOSIGNAL = 0x4000;
     private const short POLLOUT = 4;

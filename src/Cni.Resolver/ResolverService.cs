@@ -313,31 +313,36 @@ public sealed class ResolverService : IDisposable
                 {
                     continue;
                 }
-                ThreadPool.QueueUserWorkItem(_ => ServeConnection(c));
+                _ = ServeConnectionAsync(c);
             }
         }
 
-        private void ServeConnection(Socket c)
+        /// <summary>
+        /// One TCP asker: length-prefixed queries answered in turn, asynchronously (a forwarded query waits for its
+        /// upstream without holding a thread); 10 s without a complete query or a sent answer ends the connection.
+        /// </summary>
+        private async Task ServeConnectionAsync(Socket c)
         {
             using var _ = c;
             try
             {
-                c.ReceiveTimeout = 10_000;
-                c.SendTimeout = 10_000;
                 var asker = ((IPEndPoint)c.RemoteEndPoint!).Address;
                 var len = new byte[2];
-                while (!_closed && Upstreams.ReadExactly(c, len))
+                while (!_closed)
                 {
+                    using var idle = new CancellationTokenSource(10_000);
+                    if (!await Upstreams.ReadExactlyAsync(c, len, idle.Token)) return;
                     var message = new byte[BinaryPrimitives.ReadUInt16BigEndian(len)];
-                    if (!Upstreams.ReadExactly(c, message)) return;
-                    if (_owner.AnswerAsync(message, asker, tcp: true).AsTask().GetAwaiter().GetResult() is not { } answer) return;
+                    if (!await Upstreams.ReadExactlyAsync(c, message, idle.Token)) return;
+                    if (await _owner.AnswerAsync(message, asker, tcp: true) is not { } answer) return;
                     var framed = new byte[answer.Length + 2];
                     BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)answer.Length);
                     answer.CopyTo(framed, 2);
-                    c.Send(framed);
+                    idle.CancelAfter(10_000);
+                    await c.SendAsync(framed, SocketFlags.None, idle.Token);
                 }
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
             {
                 // the asker closed or timed out
             }

@@ -148,24 +148,12 @@ public sealed class Upstreams(string resolvConf, Action<string> log, int port = 
         return await ReadExactlyAsync(s, answer, cancel) ? answer : null;
     }
 
-    private static async Task<bool> ReadExactlyAsync(Socket s, Memory<byte> buffer, CancellationToken cancel)
+    internal static async Task<bool> ReadExactlyAsync(Socket s, Memory<byte> buffer, CancellationToken cancel)
     {
         int got = 0;
         while (got < buffer.Length)
         {
             int n = await s.ReceiveAsync(buffer[got..], SocketFlags.None, cancel);
-            if (n == 0) return false;
-            got += n;
-        }
-        return true;
-    }
-
-    internal static bool ReadExactly(Socket s, Span<byte> buffer)
-    {
-        int got = 0;
-        while (got < buffer.Length)
-        {
-            int n = s.Receive(buffer[got..]);
             if (n == 0) return false;
             got += n;
         }

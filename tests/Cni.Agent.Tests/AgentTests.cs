@@ -219,3 +219,39 @@ public sealed class OverlayNetworksTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
+
+public sealed class EtcdIdentitiesTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("agent-etcd-ids").FullName;
+
+    [Fact]
+    public void The_relay_serves_the_etcd_identities_of_cluster_ipam_and_vxlan_cluster_configs_only()
+    {
+        File.WriteAllText(Path.Combine(_dir, "10-bridge.conflist"), """
+            {"cniVersion":"1.1.0","name":"a","plugins":[{"type":"bridge","IPAM":{"type":"cluster-ipam","etcd":{"endpoints":["https://10.0.0.2:2379","https://10.0.0.1:2379"],
+              "caFile":"/ca","certFile":"/c","keyFile":"/k","timeoutSeconds":3},"pools":[{"subnet":"10.244.0.0/16"}]}}]}
+            """);
+        File.WriteAllText(Path.Combine(_dir, "20-vx.conf"), """
+            {"cniVersion":"1.0.0","name":"b","type":"vxlan","vni":7,"cluster":{"etcd":{"endpoints":["https://10.0.0.9:2379"],"username":"u","passwordFile":"/p"}},
+             "ipam":{"type":"host-local","subnet":"10.2.0.0/16"}}
+            """);
+        File.WriteAllText(Path.Combine(_dir, "30-other.conflist"), """
+            {"cniVersion":"1.1.0","name":"c","plugins":[{"type":"bridge","ipam":{"type":"host-local","etcd":{"endpoints":["https://10.9.9.9:2379"]},"subnet":"10.3.0.0/16"}}]}
+            """);
+        File.WriteAllText(Path.Combine(_dir, "40-broken.conflist"), "{");
+        var found = EtcdIdentities.Discover(_dir);
+        Assert.Equal(2, found.Count);
+        Assert.Equal(["https://10.0.0.2:2379/", "https://10.0.0.1:2379/"], found[0].Endpoints.Select(u => u.ToString()));
+        Assert.Equal(TimeSpan.FromSeconds(3), found[0].Timeout);
+        Assert.Equal("u", found[1].Username);
+
+        // The endpoints' order does not change the identity; a different key file does.
+        var same = new Cni.Etcd.EtcdOptions { Endpoints = [new Uri("https://10.0.0.1:2379"), new Uri("https://10.0.0.2:2379")], CaFile = "/ca", CertFile = "/c", KeyFile = "/k" };
+        Assert.Equal(same.Identity, found[0].Identity);
+        Assert.NotNull(EtcdIdentities.Find(_dir, same.Identity));
+        var other = new Cni.Etcd.EtcdOptions { Endpoints = same.Endpoints, CaFile = "/ca", CertFile = "/c", KeyFile = "/k2" };
+        Assert.Null(EtcdIdentities.Find(_dir, other.Identity));
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}

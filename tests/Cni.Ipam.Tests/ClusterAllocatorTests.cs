@@ -359,6 +359,14 @@ public class ClusterIpamConfigTests
         Assert.Equal("10.244.0.0/16", c.Pools[0].Subnet.ToString());
         Assert.Equal(TimeSpan.FromSeconds(5), c.Etcd.Timeout);
         Assert.Equal(ClusterIpamConfig.DefaultBlockGrace, c.BlockGrace);
+        Assert.Equal("/run/sharpcni/etcd.sock", c.Etcd.AgentSocket);
+    }
+
+    [Fact]
+    public void The_agent_socket_is_read_and_an_empty_one_turns_the_relay_off()
+    {
+        Assert.Equal("/x/etcd.sock", Parse("""{"etcd":{"endpoints":["https://a:2379"],"AgentSocket":"/x/etcd.sock"},"pools":[{"subnet":"10.0.0.0/16"}]}""").Etcd.AgentSocket);
+        Assert.Null(Parse("""{"etcd":{"endpoints":["https://a:2379"],"agentSocket":""},"pools":[{"subnet":"10.0.0.0/16"}]}""").Etcd.AgentSocket);
     }
 
     [Fact]
@@ -390,6 +398,7 @@ public class ClusterIpamConfigTests
     [InlineData("""{"etcd":{"endpoints":["https://a:2379"],"username":"u"},"pools":[{"subnet":"10.0.0.0/16"}]}""", "needs etcd.passwordFile")]
     [InlineData("""{"etcd":{"endpoints":["https://a:2379"],"timeoutSeconds":0},"pools":[{"subnet":"10.0.0.0/16"}]}""", "timeoutSeconds")]
     [InlineData("""{"etcd":{"endpoints":["https://a:2379"]},"pools":[]}""", "no pools")]
+    [InlineData("""{"etcd":{"endpoints":["https://a:2379"],"agentSocket":"run/etcd.sock"},"pools":[{"subnet":"10.0.0.0/16"}]}""", "agentSocket must be an absolute path")]
     [InlineData("""{"etcd":{"endpoints":["https://a:2379"]},"pools":[{"subnet":"10.0.0.0/16","blockSize":15}]}""", "blockSize 15")]
     [InlineData("""{"etcd":{"endpoints":["https://a:2379"]},"pools":[{"subnet":"10.0.0.0/16","blockSize":31}]}""", "blockSize 31")]
     [InlineData("""{"etcd":{"endpoints":["https://a:2379"]},"pools":[{"subnet":"10.0.0.0/16","gateway":"10.1.0.1"}]}""", "not an address inside the pool")]

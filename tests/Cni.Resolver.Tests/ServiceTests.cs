@@ -87,9 +87,10 @@ public sealed class ServiceTests : IDisposable
         q.CopyTo(framed, 2);
         s.Send(framed);
         var len = new byte[2];
-        Assert.True(Upstreams.ReadExactly(s, len));
+        using var cancel = new CancellationTokenSource(3000);
+        Assert.True(Upstreams.ReadExactlyAsync(s, len, cancel.Token).GetAwaiter().GetResult());
         var r = new byte[BinaryPrimitives.ReadUInt16BigEndian(len)];
-        Assert.True(Upstreams.ReadExactly(s, r));
+        Assert.True(Upstreams.ReadExactlyAsync(s, r, cancel.Token).GetAwaiter().GetResult());
         return r;
     }
 

@@ -24,7 +24,16 @@ public sealed record ClusterPool(AddressPrefix Subnet, int BlockSize, IPAddress?
 
 /// <summary>etcd connection settings as configured (the password itself is read from its file by the client, when needed).</summary>
 public sealed record EtcdSettings(IReadOnlyList<Uri> Endpoints, string? CaFile, string? CertFile, string? KeyFile,
-    string? Username, string? PasswordFile, TimeSpan Timeout);
+    string? Username, string? PasswordFile, TimeSpan Timeout)
+{
+    /// <summary>
+    /// sharpcni-agent's etcd relay (<c>agentSocket</c>; default <see cref="DefaultAgentSocket"/>, "" for none): used when an
+    /// agent listens there and serves this same etcd identity, else etcd is reached directly.
+    /// </summary>
+    public string? AgentSocket { get; init; } = DefaultAgentSocket;
+
+    public const string DefaultAgentSocket = "/run/sharpcni/etcd.sock";
+}
 
 /// <summary>The cluster-ipam part of a network configuration, validated.</summary>
 public sealed class ClusterIpamConfig
@@ -57,7 +66,7 @@ public sealed class ClusterIpamConfig
     private static readonly JsonFields ArgsFields = new("cni");
     private static readonly JsonFields IpsFields = new("ips");
     private static readonly JsonFields IpamFields = new("etcd", "prefix", "nodeName", "pools", "routes", "dns", "blockGraceSeconds", "cacheDir");
-    private static readonly JsonFields EtcdFields = new("endpoints", "caFile", "certFile", "keyFile", "username", "passwordFile", "timeoutSeconds");
+    private static readonly JsonFields EtcdFields = new("endpoints", "caFile", "certFile", "keyFile", "username", "passwordFile", "timeoutSeconds", "agentSocket");
     private static readonly JsonFields PoolFields = new("subnet", "blockSize", "gateway");
     private static readonly JsonFields RouteFields = new("dst", "gw");
     private static readonly JsonFields DnsFields = new("nameservers", "domain", "search", "options");
@@ -211,6 +220,7 @@ public sealed class ClusterIpamConfig
         if (JsonRead.Object(e, at) is not { } obj) throw new IpamConfigException($"{owner}: 'etcd' must be an object");
         var endpoints = new List<Uri>();
         string? ca = null, cert = null, key = null, user = null, passwordFile = null;
+        string? agentSocket = EtcdSettings.DefaultAgentSocket;
         var timeout = DefaultTimeout;
         foreach (var p in obj.EnumerateObject())
         {
@@ -235,6 +245,12 @@ public sealed class ClusterIpamConfig
                 case "keyFile": key = NonEmpty(JsonRead.String(v, $"{at}.keyFile")); break;
                 case "username": user = NonEmpty(JsonRead.String(v, $"{at}.username")); break;
                 case "passwordFile": passwordFile = NonEmpty(JsonRead.String(v, $"{at}.passwordFile")); break;
+                case "agentSocket":
+                    agentSocket = JsonRead.String(v, $"{at}.agentSocket") ?? EtcdSettings.DefaultAgentSocket;
+                    if (agentSocket.Length == 0) agentSocket = null;
+                    else if (agentSocket[0] != '/' || System.Text.Encoding.UTF8.GetByteCount(agentSocket) > 107 || agentSocket.Contains('\0'))
+                        throw new IpamConfigException($"{owner}: etcd.agentSocket must be an absolute path of at most 107 bytes, or \"\" for none");
+                    break;
                 case "timeoutSeconds":
                     double t = JsonRead.Double(v, $"{at}.timeoutSeconds");
                     if (!(t > 0 && t <= 300)) throw new IpamConfigException($"{owner}: etcd.timeoutSeconds must be above 0 and at most 300");
@@ -245,7 +261,7 @@ public sealed class ClusterIpamConfig
         if (endpoints.Count == 0) throw new IpamConfigException($"{owner}: etcd.endpoints is empty");
         if ((cert is null) != (key is null)) throw new IpamConfigException($"{owner}: etcd.certFile and etcd.keyFile go together");
         if (user is not null && passwordFile is null) throw new IpamConfigException($"{owner}: etcd.username needs etcd.passwordFile");
-        return new EtcdSettings(endpoints, ca, cert, key, user, passwordFile, timeout);
+        return new EtcdSettings(endpoints, ca, cert, key, user, passwordFile, timeout) { AgentSocket = agentSocket };
     }
 
     private static string? NonEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;

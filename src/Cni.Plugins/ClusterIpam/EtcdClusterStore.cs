@@ -22,6 +22,7 @@ public sealed class EtcdClusterStore : IClusterStore, IDisposable
         Username = s.Username,
         PasswordFile = s.PasswordFile,
         Timeout = s.Timeout,
+        AgentSocket = s.AgentSocket,
         JsonEncoder = Cni.Spec.AsciiJsonEncoder.Instance,
     };
 

@@ -75,8 +75,11 @@ public sealed record VxlanClusterOptions(EtcdSettings Etcd, string Prefix, strin
         return this with { NodeName = node };
     }
 
-    public Cni.Etcd.EtcdOptions EtcdOptions() => new()
+    /// <summary>The client options; <paramref name="relay"/>: through sharpcni-agent's relay when one serves them (the
+    /// plugin), or always directly (the agent itself).</summary>
+    public Cni.Etcd.EtcdOptions EtcdOptions(bool relay = true) => new()
     {
+        AgentSocket = relay ? Etcd.AgentSocket : null,
         Endpoints = Etcd.Endpoints,
         CaFile = Etcd.CaFile,
         CertFile = Etcd.CertFile,
