@@ -192,9 +192,9 @@ public sealed class OverlayNetworksTests : IDisposable
 
     [Theory]
     [InlineData("\"mode\":\"flat\"", "", "mode 'flat' is not one of")]
-    [InlineData("\"mode\":\"routed\"", "\"isGateway\":false,", "needs \"isGateway\": true")]
+    [InlineData("\"mode\":\"routed\"", "\"isGateway\":false,", "needs 'isGateway': true")]
     [InlineData("\"mode\":\"routed\"", "\"peers\":[\"10.0.0.9\"],", "does not use peers")]
-    [InlineData("\"mode\":\"routed\"", "HOSTLOCAL", "ipam.type must be \"cluster-ipam\"")]
+    [InlineData("\"mode\":\"routed\"", "HOSTLOCAL", "ipam.type must be 'cluster-ipam'")]
     [InlineData("\"mode\":\"routed\"", "V6POOL", "IPv4 only: pool fd00:10::/64 is IPv6")]
     public void Routed_mode_refuses_what_it_cannot_route_before_any_change(string mode, string extra, string message)
     {

@@ -52,7 +52,7 @@ public sealed record VxlanClusterOptions(EtcdSettings Etcd, string Prefix, strin
                     {
                         "l2" or "" => OverlayMode.L2,
                         "routed" => OverlayMode.Routed,
-                        var other => throw CniException.InvalidConfig($"vxlan cluster: mode '{other}' is not one of \"l2\" (one layer-2 segment) or \"routed\" (a route per remote block)"),
+                        var other => throw CniException.InvalidConfig($"vxlan cluster: mode '{other}' is not one of 'l2' (one layer-2 segment) or 'routed' (a route per remote block)"),
                     };
                     break;
             }

@@ -148,11 +148,11 @@ public sealed class VxlanOptions
     private static void CheckRouted(BridgeConfig b, NetworkConfig net, bool hasPeers)
     {
         if (hasPeers)
-            throw CniException.InvalidConfig("vxlan cluster mode \"routed\" does not use peers: every host is found through the cluster store; remove peers or use mode \"l2\"");
+            throw CniException.InvalidConfig("vxlan cluster mode 'routed' does not use peers: every host is found through the cluster store; remove peers or use mode 'l2'");
         if (!b.ActsAsGateway)
-            throw CniException.InvalidConfig("vxlan cluster mode \"routed\" needs \"isGateway\": true: the bridge carries the pool's gateway and routes to the other hosts' blocks");
+            throw CniException.InvalidConfig("vxlan cluster mode 'routed' needs 'isGateway': true: the bridge carries the pool's gateway and routes to the other hosts' blocks");
         if (net.IpamType != "cluster-ipam")
-            throw CniException.InvalidConfig($"vxlan cluster mode \"routed\" routes cluster-ipam's blocks: ipam.type must be \"cluster-ipam\", not \"{net.IpamType}\"");
+            throw CniException.InvalidConfig($"vxlan cluster mode 'routed' routes cluster-ipam's blocks: ipam.type must be 'cluster-ipam', not '{net.IpamType}'");
         foreach (var (name, value) in net.Ipam?.Extra ?? [])
         {
             if (!string.Equals(name, "pools", StringComparison.OrdinalIgnoreCase) || value.ValueKind != System.Text.Json.JsonValueKind.Array) continue;
@@ -164,7 +164,7 @@ public sealed class VxlanOptions
                     if (string.Equals(f.Name, "subnet", StringComparison.OrdinalIgnoreCase) && f.Value.ValueKind == System.Text.Json.JsonValueKind.String
                         && f.Value.GetString() is { } subnet && subnet.Contains(':'))
                         throw CniException.InvalidConfig(
-                            $"vxlan cluster mode \"routed\" is IPv4 only: pool {subnet} is IPv6 (Linux answers neighbour solicitations by proxy per address, not per prefix); use mode \"l2\" for IPv6");
+                            $"vxlan cluster mode 'routed' is IPv4 only: pool {subnet} is IPv6 (Linux answers neighbour solicitations by proxy per address, not per prefix); use mode 'l2' for IPv6");
                 }
             }
         }
