@@ -5,6 +5,9 @@
 # host's flood list holds every other host (the control plane's work done) and until its container and the first
 # host's container reach each other (one ping each way, 1 s timeout, retried). Prints one line per host and a summary.
 #   bench/vxlan-cluster-scale.sh [N]        (default 20; needs root, etcd, etcdctl, openssl, jq; ./build.sh first)
+#   MODE=routed bench/vxlan-cluster-scale.sh [N]   the routed mode: "complete" is every host holding a route via
+#                                           every other host (a route exists once that host's block is registered,
+#                                           by its container's ADD, so this time includes the ADD)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 N=${1:-20}
@@ -16,6 +19,8 @@ source "$ROOT/integration/etcd-cluster.sh"
 TAG=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 VNI=$((0x$TAG % 1000000 + 3000))
 TTL=10
+MODE=${MODE:-l2}
+case "$MODE" in l2) GW=false ;; routed) GW=true ;; *) echo "MODE must be l2 or routed" >&2; exit 2 ;; esac
 PIDS=() NSS=()
 cleanup() {
   set +e
@@ -32,7 +37,11 @@ mkdir -p "$WORK/plugins" "$WORK/net.d" "$WORK/cache"
 cp "$BIN/vxlan" "$BIN/cluster-ipam" "$WORK/plugins/"
 ms() { echo $(($(date +%s%N) / 1000000)); }
 ul() { echo "$ETCD_SUBNET_PREFIX.$((100 + $1))"; }
-flood() { bridge -n "vxb-h$1-$TAG" fdb show dev "vxlan$VNI" 2>/dev/null | awk '/^00:00:00:00:00:00/ {print $3}' | sort | tr '\n' ' '; }
+if [ "$MODE" = routed ]; then
+  flood() { ip -n "vxb-h$1-$TAG" -4 route show dev "vxlan$VNI" 2>/dev/null | awk '$2 == "via" {print $3}' | sort -u | tr '\n' ' '; }
+else
+  flood() { bridge -n "vxb-h$1-$TAG" fdb show dev "vxlan$VNI" 2>/dev/null | awk '/^00:00:00:00:00:00/ {print $3}' | sort | tr '\n' ' '; }
+fi
 want_for() { # host k of n: every other host's underlay, sorted as flood() prints
   local k=$1 n=$2 i
   for ((i = 1; i <= n; i++)); do [ "$i" = "$k" ] || ul "$i"; done | sort | tr '\n' ' '
@@ -52,10 +61,10 @@ for ((k = 1; k <= N; k++)); do
   echo "$h" >>"$ETCD_DIR/netns"
   etcd_cluster_attach "$h" "$(ul "$k")"
   jq -n --argjson vni "$VNI" --arg node "bhost$k" --arg local "$(ul "$k")" --argjson eps "$ETCD_ENDPOINTS_JSON" \
-    --arg ca "$ETCD_CA" --arg cert "$ETCD_CERT" --arg key "$ETCD_KEY" --argjson ttl "$TTL" --arg k "$k" '
+    --arg ca "$ETCD_CA" --arg cert "$ETCD_CERT" --arg key "$ETCD_KEY" --argjson ttl "$TTL" --arg k "$k" --arg mode "$MODE" --argjson gw "$GW" '
     {endpoints: $eps, caFile: $ca, certFile: $cert, keyFile: $key} as $etcd |
     {cniVersion: "1.1.0", name: "vxb\($k)", plugins: [{type: "vxlan", vni: $vni, underlayDevice: "etcd0", localIP: $local,
-      isGateway: false, cluster: {etcd: $etcd, nodeName: $node, ttlSeconds: $ttl},
+      isGateway: $gw, cluster: {etcd: $etcd, nodeName: $node, ttlSeconds: $ttl, mode: $mode},
       ipam: {type: "cluster-ipam", etcd: $etcd, nodeName: $node, pools: [{subnet: "10.246.0.0/16", blockSize: 26}]}}]}' \
     >"$WORK/net.d/50-vxb$k.conflist"
   mkdir -p "$WORK/conf-$k"; cp "$WORK/net.d/50-vxb$k.conflist" "$WORK/conf-$k/"
@@ -85,6 +94,6 @@ for ((a = 1; a <= N; a++)); do for ((b = 1; b <= N; b++)); do
   ip netns exec "vxb-c$a-$TAG" ping -c1 -W1 "${IP[$b]}" >/dev/null 2>&1 || fail=$((fail + 1))
 done; done
 med_max() { sort -n | awk '{v[NR]=$1} END {printf "median %d ms, max %d ms", v[int((NR+1)/2)], v[NR]}'; }
-echo "hosts $N: registration -> every flood list complete: $(printf '%s\n' "${RES[@]}" | awk '{print $1}' | med_max);" \
+echo "hosts $N, mode $MODE: registration -> every flood list complete: $(printf '%s\n' "${RES[@]}" | awk '{print $1}' | med_max);" \
   "-> the new host's container and the first host's reach each other: $(printf '%s\n' "${RES[@]}" | awk '{print $2}' | med_max);" \
   "final all-pairs pings failed: $fail of $((N * (N - 1)))"

@@ -15,12 +15,15 @@
 #                     and three nodes on its switch, each with its nodeName (they share this machine's host name)
 #                     and the test certificates in place of /etc/sharpcni/etcd/*: one container per node, addresses
 #                     distinct and in different nodes' blocks, nothing left in etcd after DEL. Skipped, saying so,
-#                     when etcd, etcdctl or openssl are not installed.
+#                     when etcd, etcdctl or openssl are not installed. A vxlan list in cluster mode (55-vxlan-cluster)
+#                     gets the same, with the test certificates and the node name in its cluster object too, the
+#                     switch port renamed to the example's underlayDevice, and a sharpcni-agent per node (by PID):
+#                     the three nodes register and their containers reach each other across the overlay.
 # After DEL the dataDir holds no lease. A list of a type this scenario does not know fails, so a new
 # example has to be given its surroundings here.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/runtimes.sh"
-expect_checks 80
+expect_checks 158
 
 require_cmd jq nft || skip_scenario "jq and nft are needed"
 TEST_CNI_PATH="$CNI_BIN_DIR"
@@ -274,8 +277,10 @@ if [ "${#VXLAN_FILES[@]}" -gt 0 ]; then
 fi
 
 # ---- cluster-ipam: a TLS etcd cluster on the example's endpoints, three nodes ------------------------------------------
+CL_INDEX=0
 for file in "${CLUSTER_FILES[@]}"; do
     base="$(basename "$file")"
+    CL_INDEX=$((CL_INDEX + 1))
     if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null || ! command -v openssl >/dev/null; then
         skip "$base: not exercised: etcd, etcdctl or openssl not installed (apt-get install etcd-server etcd-client openssl)"
         NOT_BUILT=$((NOT_BUILT + 1))
@@ -286,33 +291,58 @@ for file in "${CLUSTER_FILES[@]}"; do
     # The harness puts members at <prefix>.11-.13: the example's endpoints must be there.
     ETCD_SUBNET_PREFIX="$(jq -r '.plugins[].ipam.etcd.endpoints[0] // empty' "$file" | sed -E 's|https://([0-9]+\.[0-9]+\.[0-9]+)\.1[1-3]:2379|\1|')"
     want="$(jq -c '[.plugins[].ipam.etcd.endpoints // empty][0]' "$file")"
-    etcd_cluster_start "$SCENARIO_TMP/etcd" "$RUN_ID" >/dev/null || { check "$base: etcd cluster starts" false; continue; }
+    etcd_cluster_start "$SCENARIO_TMP/etcd$CL_INDEX" "$RUN_ID" >/dev/null || { check "$base: etcd cluster starts" false; continue; }
     check "$base: the example's endpoints are the test cluster's ($want)" test "$want" = "$ETCD_ENDPOINTS_JSON"
-    CL_NODES=() CL_CTRS=() CL_IPS=()
+    CL_NODES=() CL_CTRS=() CL_IPS=() CL_AGENTS=()
+    overlay_vni="$(jq -r '.plugins[] | select(.type == "vxlan" and .cluster) | .vni' "$file")"
+    underlay_dev="$(jq -r '.plugins[] | select(.type == "vxlan" and .cluster) | .underlayDevice // empty' "$file")"
+    if [ -n "$overlay_vni" ]; then
+        host_dir_watch /run/sharpcni "/run/sharpcni/vxlan-$overlay_vni.lock"
+        trap 'rc=$?; trap "" INT TERM; for p in "${CL_AGENTS[@]}"; do kill "$p" 2>/dev/null; done; rm -f /run/sharpcni/vxlan-'"$overlay_vni"'-node*.peers; host_dir_restore; (exit $rc); _cnit_cleanup' EXIT
+    fi
     for j in 1 2 3; do
-        new_netns N "cln$j" || exit 1
-        new_netns C "clc$j" || exit 1
+        new_netns N "cl${CL_INDEX}n$j" || exit 1
+        new_netns C "cl${CL_INDEX}c$j" || exit 1
         etcd_cluster_attach "$N" "$ETCD_SUBNET_PREFIX.10$j" || exit 1
+        if [ -n "$underlay_dev" ]; then
+            ip -n "$N" link set etcd0 down && ip -n "$N" link set etcd0 name "$underlay_dev" && ip -n "$N" link set "$underlay_dev" up || exit 1
+        fi
         mkdir -p "$SCENARIO_TMP/cl$j"
         jq --arg ca "$ETCD_CA" --arg cert "$ETCD_CERT" --arg key "$ETCD_KEY" --arg node "node$j" --arg cache "$SCENARIO_TMP/cl$j/cache" \
-            '(.plugins[] | select(.ipam.type == "cluster-ipam") | .ipam) |= (.etcd.caFile = $ca | .etcd.certFile = $cert | .etcd.keyFile = $key | .nodeName = $node | .cacheDir = $cache)' \
+            '(.plugins[] | select(.ipam.type == "cluster-ipam") | .ipam) |= (.etcd.caFile = $ca | .etcd.certFile = $cert | .etcd.keyFile = $key | .nodeName = $node | .cacheDir = $cache)
+             | (.plugins[] | select(.cluster) | .cluster) |= (.etcd.caFile = $ca | .etcd.certFile = $cert | .etcd.keyFile = $key | .nodeName = $node)' \
             "$SCENARIO_TMP/cl/$base" >"$SCENARIO_TMP/cl$j/$base"
+        if [ -n "$overlay_vni" ]; then
+            ip netns exec "$N" "$CNI_BIN_DIR/sharpcni-agent" --conf-dir "$SCENARIO_TMP/cl$j" --names-dir "$SCENARIO_TMP/cl$j/names" 2>>"$SCENARIO_TMP/cl$j/agent.log" &
+            CL_AGENTS+=("$!") _cnit_pids+=("$!")
+        fi
         check "$base: ADD on node $j" in_conf "$SCENARIO_TMP/cl$j" cni_run "$N" add "$NET" "$C" || continue
         res="$LAST_OUTPUT"
         check "$base: CHECK on node $j" in_conf "$SCENARIO_TMP/cl$j" cni_run "$N" check "$NET" "$C"
-        for gw in $(jq -r '.plugins[] | select(.type == "bridge") | .ipam.pools[].gateway // empty' "$file"); do
+        for gw in $(jq -r '.plugins[] | select(.type == "bridge" or .type == "vxlan") | .ipam.pools[].gateway // empty' "$file"); do
             check "$base: the container on node $j reaches the gateway $gw" wait_until 5 ping_from "$C" "$gw"
         done
         CL_NODES+=("$N") CL_CTRS+=("$C") CL_IPS+=("$(json_get "$res" '.ips[0].address')")
     done
     check "$base: three distinct addresses (${CL_IPS[*]})" test "$(printf '%s\n' "${CL_IPS[@]}" | sort -u | wc -l)" = 3
     check "$base: three nodes hold a block each" test "$(etcd_count /sharpcni/ipam/v1/claims/)" = 3
+    if [ -n "$overlay_vni" ]; then
+        check "$base: the three nodes' agents register their VTEPs" test "$(etcd_count "/sharpcni/vxlan/v1/vteps/$overlay_vni/")" = 3
+        for ((a = 0; a < ${#CL_CTRS[@]}; a++)); do
+            b=$(((a + 1) % ${#CL_CTRS[@]}))
+            check "$base: the container on node $((a + 1)) reaches ${CL_IPS[$b]%/*} on node $((b + 1)) across the overlay" \
+                wait_until 10 ping_from "${CL_CTRS[$a]}" "${CL_IPS[$b]%/*}"
+        done
+    fi
     for ((a = 0; a < ${#CL_NODES[@]}; a++)); do
         check "$base: DEL on node $((a + 1))" in_conf "$SCENARIO_TMP/cl$((a + 1))" cni_run "${CL_NODES[$a]}" del "$NET" "${CL_CTRS[$a]}"
         check "$base: DEL again on node $((a + 1))" in_conf "$SCENARIO_TMP/cl$((a + 1))" cni_run "${CL_NODES[$a]}" del "$NET" "${CL_CTRS[$a]}"
     done
     check "$base: no allocation left in etcd" test "$(etcd_count /sharpcni/ipam/v1/attachments/)" = 0
     COVERED=$((COVERED + 1))
+    for p in "${CL_AGENTS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    CL_AGENTS=()
+    [ -n "$overlay_vni" ] && rm -f /run/sharpcni/vxlan-"$overlay_vni"-node*.peers
     etcd_cluster_stop
 done
 

@@ -7,9 +7,10 @@ namespace Cni.Agent;
 
 /// <summary>
 /// Keeps one overlay current on this host. It registers this host's VTEP under its own lease and renews it; lists the
-/// VNI's registrations, reconciles (adds flood entries for hosts that are registered, removes the ledger's entries for
-/// hosts that are not), then watches from the listed revision and reconciles on each change. A compacted or lost watch
-/// makes it list again. A store error never touches the data plane: the last known view stays programmed, the agent
+/// VNI's registrations, reconciles (layer 2: flood entries; routed: FDB, neighbour and route entries; added for hosts that
+/// are registered, the ledger's removed for hosts that are not), then watches from the listed revision and reconciles on
+/// each change. A lost watch is made again on the next member from the revision after the last change seen; a compacted
+/// one (etcd cancels it with the compact revision) makes it list again. A store error never touches the data plane: the last known view stays programmed, the agent
 /// logs, waits (backoff 0.5 s doubling to 10 s) and starts over; a lease that expired meanwhile is replaced. Every
 /// <see cref="ResyncInterval"/> the view is programmed again (the device appears with the first container; a restart
 /// after kill -9 starts with a list, so it reconciles from scratch).
@@ -46,7 +47,10 @@ public sealed class NetworkAgent
     {
         int backoffMs = 500;
         bool listed = false;
-        Log($"node {_c.NodeName}, store {string.Join(",", _c.Etcd.Endpoints)}, prefix {_c.Prefix}, lease TTL {_c.TtlSeconds}s");
+        // After a lost watch the agent resumes from the last revision it has seen (on whichever member answers); only a
+        // compacted revision, a store error or a lapsed lease makes it list again.
+        bool resume = false;
+        Log($"node {_c.NodeName}, mode {(_c.Mode == OverlayMode.Routed ? "routed" : "l2")}, store {string.Join(",", _c.Etcd.Endpoints)}, prefix {_c.Prefix}, lease TTL {_c.TtlSeconds}s");
         while (!stop.IsCancellationRequested)
         {
             EtcdClient? client = null;
@@ -55,13 +59,24 @@ public sealed class NetworkAgent
             {
                 client = new EtcdClient(_c.EtcdOptions(relay: false));
                 var underlay = ResolveUnderlay();
-                Register(client, underlay);
-                var (revision, kvs) = client.List(VtepKeys.Vteps(_c.Prefix, _o.Vni));
-                foreach (string bad in _registry.Reset(revision, kvs)) Log($"ignoring an unreadable registration at {bad}");
-                Log($"listed {_registry.Registrations.Count()} registrations at revision {revision}");
-                listed = true;
-                Reconcile(underlay);
-                watch = client.Watch(VtepKeys.Vteps(_c.Prefix, _o.Vni), revision + 1);
+                long from;
+                if (resume && listed)
+                {
+                    from = _registry.SeenRevision + 1;
+                    Log($"watching again from revision {from}");
+                }
+                else
+                {
+                    Register(client, underlay);
+                    var (revision, kvs) = client.List(VtepKeys.Vteps(_c.Prefix, _o.Vni));
+                    foreach (string bad in _registry.Reset(revision, kvs)) Log($"ignoring an unreadable registration at {bad}");
+                    Log($"listed {_registry.Registrations.Count()} registrations at revision {revision}");
+                    listed = true;
+                    Reconcile(underlay);
+                    from = revision + 1;
+                }
+                resume = false;
+                watch = client.Watch(VtepKeys.Vteps(_c.Prefix, _o.Vni), from);
                 using var closeOnStop = stop.Register(watch.Dispose);
                 if (watch.First.Canceled)
                 {
@@ -69,11 +84,12 @@ public sealed class NetworkAgent
                     continue;
                 }
                 backoffMs = 500;
-                Follow(client, watch, underlay, stop);
+                resume = Follow(client, watch, underlay, stop);
             }
             catch (Exception e) when (e is EtcdException or IOException or Cni.Spec.CniException)
             {
                 if (stop.IsCancellationRequested) break;
+                resume = false;
                 Log($"store or host error, data plane left as it is; retrying in {backoffMs} ms: {e.Message}");
                 // Keep what is known programmed (a device that appears meanwhile gets the last known hosts).
                 if (listed) TryReconcile();
@@ -89,8 +105,11 @@ public sealed class NetworkAgent
         Log("stopped (the registration lapses with its lease unless the agent starts again)");
     }
 
-    /// <summary>Reads the watch (on a thread of its own) while renewing the lease and resyncing; returns when the watch must be made again.</summary>
-    private void Follow(EtcdClient client, EtcdWatch watch, Underlay underlay, CancellationToken stop)
+    /// <summary>
+    /// Reads the watch (on a thread of its own) while renewing the lease and resyncing; returns when the watch must be made
+    /// again: true when it was lost (resume from the last revision seen), false when the agent must list again.
+    /// </summary>
+    private bool Follow(EtcdClient client, EtcdWatch watch, Underlay underlay, CancellationToken stop)
     {
         var queue = new BlockingCollection<object>();
         var reader = new Thread(() =>
@@ -117,13 +136,13 @@ public sealed class NetworkAgent
             long wait = Math.Max(0, Math.Min(nextKeepalive, nextResync) - now);
             object? item = null;
             try { queue.TryTake(out item, (int)Math.Min(wait, int.MaxValue), stop); }
-            catch (OperationCanceledException) { return; }
+            catch (OperationCanceledException) { return false; }
             if (item is WatchResponse r)
             {
                 if (r.Canceled)
                 {
                     Log(r.Compacted ? $"watch canceled: revision compacted to {r.CompactRevision}; listing again" : $"watch canceled ({r.CancelReason ?? "no reason"}); listing again");
-                    return;
+                    return false;
                 }
                 var changed = _registry.Apply(r);
                 var own = _registry.Get(_c.NodeName);
@@ -142,8 +161,8 @@ public sealed class NetworkAgent
             }
             else if (item is EtcdException lost)
             {
-                Log($"{lost.Message}; listing again");
-                return;
+                Log($"{lost.Message}; resuming from revision {_registry.SeenRevision + 1}");
+                return true;
             }
             now = Environment.TickCount64;
             if (now >= nextKeepalive)
@@ -153,16 +172,21 @@ public sealed class NetworkAgent
                 {
                     Log($"lease {_lease:x} expired; registering again");
                     _lease = 0;
-                    return;
+                    return false;
                 }
                 nextKeepalive = now + keepaliveEvery;
             }
             if (now >= nextResync)
             {
+                // Routed mode routes the blocks a host holds: keep this host's registration current with cluster-ipam's
+                // blocks (an ADD updates it when it claims one; a block released by GC or release-node shows here).
+                if (_c.Mode == OverlayMode.Routed && _registry.Get(_c.NodeName) is { } self && self.Underlay.Equals(underlay.Local))
+                    Register(client, underlay);
                 Reconcile(underlay);
                 nextResync = now + (long)ResyncInterval.TotalMilliseconds;
             }
         }
+        return false;
     }
 
     private void Register(EtcdClient client, Underlay underlay)
@@ -199,12 +223,11 @@ public sealed class NetworkAgent
 
     private void Reconcile(Underlay underlay)
     {
-        var desired = ClusterOverlay.Desired(_registry.Registrations, _o.Vni, _c.NodeName, underlay.Local);
         try
         {
             using var held = NetworkLock.Acquire(_o.Vni, _runDirectory);
             using var host = RouteSocket.Open();
-            var change = ClusterOverlay.Apply(host, _o, LedgerPath, desired, removeDeparted: true);
+            var change = ClusterOverlay.ApplyRegistered(host, _o, LedgerPath, _registry.Registrations, underlay.Local, removeDeparted: true, new PrefixedLog(this));
             foreach (string a in change.Added) Log($"added {a}");
             foreach (string r in change.Removed) Log($"removed {r}");
         }
@@ -212,5 +235,12 @@ public sealed class NetworkAgent
         {
             Log($"programming the overlay failed (retried at the next change or resync): {e.Message}");
         }
+    }
+
+    /// <summary>The overlay's notes in the agent's log format.</summary>
+    private sealed class PrefixedLog(NetworkAgent agent) : TextWriter
+    {
+        public override System.Text.Encoding Encoding => System.Text.Encoding.UTF8;
+        public override void WriteLine(string? value) => agent.Log(value ?? "");
     }
 }

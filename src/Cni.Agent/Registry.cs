@@ -17,6 +17,13 @@ public sealed class Registry
     /// <summary>The revision the view is current at (the list's, then each event's).</summary>
     public long Revision { get; private set; }
 
+    /// <summary>
+    /// The last revision whose changes are all in the view: the list's, then each event's. A watch that broke resumes from
+    /// the one after it (a watch message's header revision is not used: the message that creates a watch carries the
+    /// store's current revision before the older events are sent).
+    /// </summary>
+    public long SeenRevision { get; private set; }
+
     public IEnumerable<VtepRegistration> Registrations => _nodes.Values.Select(n => n.Registration);
 
     public VtepRegistration? Get(string node) => _nodes.TryGetValue(node, out var n) ? n.Registration : null;
@@ -30,10 +37,12 @@ public sealed class Registry
         foreach (var kv in kvs)
             if (!Put(kv)) unreadable.Add(kv.KeyString);
         Revision = revision;
+        SeenRevision = revision;
         return unreadable;
     }
 
-    /// <summary>Applies one watch message's events. Returns the nodes whose registration changed (appeared, went, or moved).</summary>
+    /// <summary>Applies one watch message's events. Returns the nodes whose registration changed (appeared, went, moved, or
+    /// changed its VTEP MAC, port or blocks: what routed mode programs).</summary>
     public IReadOnlyList<string> Apply(WatchResponse response)
     {
         var changed = new List<string>();
@@ -45,12 +54,18 @@ public sealed class Registry
             if (e.Type == WatchEventType.Delete) _nodes.Remove(node);
             else if (!Put(e.Kv)) _nodes.Remove(node); // an unreadable registration is as good as none
             var after = Get(node);
-            if (!Equals(before?.Underlay, after?.Underlay) || (before is null) != (after is null)) changed.Add(node);
+            if (!Same(before, after)) changed.Add(node);
             if (e.Kv.ModRevision > Revision) Revision = e.Kv.ModRevision;
+            if (e.Kv.ModRevision > SeenRevision) SeenRevision = e.Kv.ModRevision;
         }
         if (response.Revision > Revision) Revision = response.Revision;
         return changed;
     }
+
+    public static bool Same(VtepRegistration? a, VtepRegistration? b) =>
+        a is null ? b is null
+        : b is not null && a.Node == b.Node && a.Vni == b.Vni && a.Underlay.Equals(b.Underlay) && a.VtepMac == b.VtepMac && a.Port == b.Port
+          && a.Blocks.SequenceEqual(b.Blocks, StringComparer.Ordinal);
 
     private bool Put(KeyValue kv)
     {

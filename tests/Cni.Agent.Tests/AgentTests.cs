@@ -37,6 +37,24 @@ public class RegistryTests
     }
 
     [Fact]
+    public void A_changed_mac_or_block_list_is_a_change_and_the_seen_revision_follows_events_only()
+    {
+        var r = new Registry(Prefix);
+        r.Reset(10, [Kv("a", "10.0.0.1")]);
+        Assert.Equal(10, r.SeenRevision);
+        var grown = new KeyValue(Encoding.UTF8.GetBytes(Prefix + "a"),
+            new VtepRegistration("a", 42, IPAddress.Parse("10.0.0.1"), new HardwareAddress(0x02_00_00_00_00_01), 4789, ["10.244.0.0/26", "10.244.0.64/26"]).Encode(),
+            5, 12, 2, 9);
+        Assert.Equal(["a"], r.Apply(Events(15, new WatchEvent(WatchEventType.Put, grown))));
+        Assert.Equal(12, r.SeenRevision); // the message's header (15) is not proof that everything up to it was seen
+        var newMac = new KeyValue(Encoding.UTF8.GetBytes(Prefix + "a"),
+            new VtepRegistration("a", 42, IPAddress.Parse("10.0.0.1"), new HardwareAddress(0x02_00_00_00_00_07), 4789, ["10.244.0.0/26", "10.244.0.64/26"]).Encode(),
+            5, 16, 3, 9);
+        Assert.Equal(["a"], r.Apply(Events(16, new WatchEvent(WatchEventType.Put, newMac))));
+        Assert.Equal(16, r.SeenRevision);
+    }
+
+    [Fact]
     public void Unreadable_or_foreign_keys_are_ignored_and_reported()
     {
         var r = new Registry(Prefix);
@@ -159,6 +177,36 @@ public sealed class OverlayNetworksTests : IDisposable
         var e = Assert.ThrowsAny<CniException>(() => OverlayNetworks.FromFile("f", Encoding.UTF8.GetBytes(conf)));
         Assert.Contains(message, e.Message);
         Assert.True(e.Code is ErrorCode.InvalidNetworkConfig or ErrorCode.DecodingFailure);
+    }
+
+    private const string RoutedIpam = """{"type":"cluster-ipam","nodeName":"n1","etcd":ETCD,"pools":[{"subnet":"10.244.0.0/16","blockSize":26}]}""";
+
+    [Fact]
+    public void Routed_mode_is_read()
+    {
+        string conf = """{"cniVersion":"1.1.0","name":"n","type":"vxlan","vni":5,"isGateway":true,"cluster":{"etcd":ETCD,"mode":"routed"},"ipam":IPAM}"""
+            .Replace("IPAM", RoutedIpam).Replace("ETCD", Etcd);
+        Assert.Equal(OverlayMode.Routed, OverlayNetworks.FromFile("f", Encoding.UTF8.GetBytes(conf))[0].Options.Cluster!.Mode);
+        Assert.Equal(OverlayMode.L2, OverlayNetworks.FromFile("f", Encoding.UTF8.GetBytes(conf.Replace("\"routed\"", "\"l2\"")))[0].Options.Cluster!.Mode);
+    }
+
+    [Theory]
+    [InlineData("\"mode\":\"flat\"", "", "mode 'flat' is not one of")]
+    [InlineData("\"mode\":\"routed\"", "\"isGateway\":false,", "needs 'isGateway': true")]
+    [InlineData("\"mode\":\"routed\"", "\"peers\":[\"10.0.0.9\"],", "does not use peers")]
+    [InlineData("\"mode\":\"routed\"", "HOSTLOCAL", "ipam.type must be 'cluster-ipam'")]
+    [InlineData("\"mode\":\"routed\"", "V6POOL", "IPv4 only: pool fd00:10::/64 is IPv6")]
+    public void Routed_mode_refuses_what_it_cannot_route_before_any_change(string mode, string extra, string message)
+    {
+        string ipam = RoutedIpam;
+        if (extra == "HOSTLOCAL") { ipam = """{"type":"host-local","subnet":"10.1.0.0/16"}"""; extra = ""; }
+        if (extra == "V6POOL") { ipam = RoutedIpam.Replace("""[{"subnet":"10.244.0.0/16","blockSize":26}]""", """[{"subnet":"10.244.0.0/16","blockSize":26},{"subnet":"fd00:10::/64","blockSize":122}]"""); extra = ""; }
+        string gateway = extra.Contains("isGateway") ? "" : "\"isGateway\":true,";
+        string conf = ("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"vxlan\",\"vni\":5," + gateway + extra + "\"cluster\":{\"etcd\":ETCD," + mode + "},\"ipam\":IPAM}")
+            .Replace("IPAM", ipam).Replace("ETCD", Etcd);
+        var e = Assert.Throws<CniException>(() => OverlayNetworks.FromFile("f", Encoding.UTF8.GetBytes(conf)));
+        Assert.Equal(ErrorCode.InvalidNetworkConfig, e.Code);
+        Assert.Contains(message, e.Message);
     }
 
     [Fact]

@@ -124,6 +124,25 @@ public sealed class AddressRouteNeighbourTests : NamespacePair
     }
 
     [Fact]
+    public void An_onlink_route_reaches_a_gateway_outside_every_prefix_and_reads_back_onlink()
+    {
+        // The kernel checks an onlink gateway against the local table, which exists once lo is up (as on any host).
+        ContainerRoutes.SetLinkUp(ContainerRoutes.GetLink("lo")!.Index);
+        // No address on the link: without RTNH_F_ONLINK the kernel refuses a gateway it has no route to.
+        var plain = new RouteEntry { Destination = Ip("10.77.1.0"), PrefixLength = 26, Gateway = Ip("192.0.2.9"), OutputIndex = _container };
+        var e = Assert.Throws<NetlinkException>(() => ContainerRoutes.AddRoute(plain));
+        Assert.Equal(Errno.ENETUNREACH, e.Errno);
+
+        ContainerRoutes.ReplaceRoute(plain with { OnLink = true });
+        var read = Assert.Single(ContainerRoutes.ListRoutes(AddressFamily.InterNetwork), r => r.PrefixLength == 26);
+        Assert.True(read.OnLink);
+        Assert.Equal(Ip("192.0.2.9"), read.Gateway);
+        Assert.Contains("10.77.1.0/26 via 192.0.2.9 dev eth0 onlink", ContainerNs.Exec("ip", "route", "show"));
+        Assert.True(ContainerRoutes.DeleteRoute(plain));
+        Assert.DoesNotContain(ContainerRoutes.ListRoutes(AddressFamily.InterNetwork), r => r.PrefixLength == 26);
+    }
+
+    [Fact]
     public void Ipv6_default_route_goes_through_a_link_local_gateway()
     {
         ContainerRoutes.AddAddress(_container, Ip("fd00:22::5"), 64, noDad: true);

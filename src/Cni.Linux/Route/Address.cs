@@ -65,6 +65,9 @@ public sealed record RouteEntry
     /// <summary>rtm_type (RTN_UNICAST = 1 by default).</summary>
     public byte Type { get; init; } = RouteSocket.RTN_UNICAST;
 
+    /// <summary>RTNH_F_ONLINK in rtm_flags: the gateway is on the output link even without a route to it (`ip route … onlink`).</summary>
+    public bool OnLink { get; init; }
+
     public AddressFamily Family => Destination.AddressFamily;
 
     /// <summary>A default route (0.0.0.0/0 or ::/0) through <paramref name="gateway"/>.</summary>

@@ -27,6 +27,8 @@ public sealed partial class RouteSocket
     public const byte RTPROT_BOOT = 3;
     public const byte RTN_UNICAST = 1;
     private const uint RTM_F_CLONED = 0x200;
+    // Next-hop flags, also carried in rtm_flags for a single-path route (linux/rtnetlink.h).
+    internal const uint RTNH_F_ONLINK = 4;
 
     /// <summary>Adds a route; fails with EEXIST if the same route exists.</summary>
     public void AddRoute(RouteEntry route) => WriteRoute(route, RTM_NEWROUTE, Create, "add");
@@ -116,6 +118,7 @@ public sealed partial class RouteSocket
                     AdvertisedMss = advmss,
                     Protocol = header.Protocol,
                     Type = header.Type,
+                    OnLink = (header.Flags & RTNH_F_ONLINK) != 0,
                 });
             }, "list routes");
         }
@@ -164,6 +167,7 @@ public sealed partial class RouteSocket
             Protocol = forDelete ? (byte)0 : route.Protocol,
             Scope = (byte)scope,
             Type = route.Type,
+            Flags = !forDelete && route.OnLink ? RTNH_F_ONLINK : 0,
         });
         writer.AttributeU32(RTA_TABLE, route.Table);
         if (route.PrefixLength > 0)

@@ -7,7 +7,7 @@ namespace Cni.Plugins.Vxlan;
 /// The plugin's part of cluster mode, run by ADD after the container is attached (the device exists) and under the
 /// network's lock: one read of the store (this host's registration, every registration of the VNI, the cluster-ipam blocks
 /// this node holds), a write of this host's registration when it is missing or out of date, and the registered hosts
-/// programmed (<see cref="ClusterOverlay.Apply"/>, adding only).
+/// programmed (<see cref="ClusterOverlay.ApplyRegistered"/> in the config's mode, adding and replacing only).
 /// <para>Who owns the lease: the agent. When the registration exists, the plugin writes under the lease it already has (an
 /// agent's, kept alive); when there is none, it grants a lease of <c>ttlSeconds</c> that nobody renews: without an agent
 /// the registration lapses after the TTL and the next ADD writes it again.</para>
@@ -27,8 +27,8 @@ public static class ClusterJoin
         {
             using var client = new EtcdClient(c.EtcdOptions());
             var registered = Register(client, o, underlay, log);
-            var desired = ClusterOverlay.Desired(registered, o.Vni, c.NodeName, underlay.Local);
-            ClusterOverlay.Apply(host, o, PeerLedger.PathFor(ledgerDirectory, o.Vni, c.NodeName), desired, removeDeparted: false);
+            ClusterOverlay.ApplyRegistered(host, o, PeerLedger.PathFor(ledgerDirectory, o.Vni, c.NodeName), registered, underlay.Local,
+                removeDeparted: false, log);
         }
         catch (Exception e) when (e is EtcdException or ArgumentException or IOException or UnauthorizedAccessException or Cni.Linux.Netlink.NetlinkException)
         {

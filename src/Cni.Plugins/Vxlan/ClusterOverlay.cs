@@ -19,6 +19,24 @@ public sealed record OverlayChange(IReadOnlyList<string> Added, IReadOnlyList<st
 /// </summary>
 public static class ClusterOverlay
 {
+    /// <summary>
+    /// Programs <paramref name="registered"/> in the config's mode: flood entries (<see cref="Apply"/>, layer 2) or FDB,
+    /// neighbour and route entries (<see cref="RoutedOverlay.Apply"/>, routed).
+    /// </summary>
+    public static OverlayChange ApplyRegistered(RouteSocket host, VxlanOptions o, string ledgerPath, IEnumerable<VtepRegistration> registered,
+        IPAddress? local, bool removeDeparted, TextWriter? log)
+    {
+        var c = o.Cluster!;
+        if (c.Mode == OverlayMode.Routed)
+        {
+            var notes = new List<string>();
+            var desired = RoutedOverlay.Desired(registered, o.Vni, c.NodeName, local, notes);
+            foreach (string note in notes) log?.WriteLine($"vxlan routed: {note}");
+            return RoutedOverlay.Apply(host, o, ledgerPath, desired, removeDeparted, log);
+        }
+        return Apply(host, o, ledgerPath, Desired(registered, o.Vni, c.NodeName, local), removeDeparted);
+    }
+
     /// <summary>The remote hosts of <paramref name="registered"/> this host floods to: same VNI, not this node, not this host's own underlay address.</summary>
     public static SortedDictionary<string, IPAddress> Desired(IEnumerable<VtepRegistration> registered, uint vni, string self, IPAddress? local)
     {

@@ -10,11 +10,15 @@ namespace Cni.Plugins.Vxlan;
 /// the mark that tells the plugin's and the agent's entries from anybody else's: only entries listed here are ever removed.
 /// It lives next to the network's lock (/run/sharpcni/vxlan-&lt;vni&gt;-&lt;node&gt;.peers, gone at reboot with the entries)
 /// and is read and written under that lock. Entries recorded for another ifindex died with that device and are dropped.
+/// <para>Routed mode records its FDB, neighbour and route entries (<see cref="Routed"/>) as lines
+/// <c>routed fdb|neigh|route NODE KEY VALUE</c>; layer-2 mode its flood entries as <c>peer NODE ADDRESS</c>.</para>
 /// </summary>
 public sealed class PeerLedger
 {
     public int DeviceIndex { get; private set; }
     public SortedDictionary<string, IPAddress> Peers { get; } = new(StringComparer.Ordinal);
+    /// <summary>Routed mode's entries (see <see cref="RoutedOverlay"/>).</summary>
+    public List<RoutedEntry> Routed { get; set; } = [];
 
     public static string PathFor(string directory, uint vni, string node) =>
         System.IO.Path.Combine(directory, $"vxlan-{vni.ToString(CultureInfo.InvariantCulture)}-{node}.peers");
@@ -34,6 +38,8 @@ public sealed class PeerLedger
                 sameDevice = int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int i) && i == deviceIndex;
             else if (sameDevice && parts.Length == 3 && parts[0] == "peer" && IPAddress.TryParse(parts[2], out var ip))
                 ledger.Peers[parts[1]] = ip;
+            else if (sameDevice && parts.Length == 5 && parts[0] == "routed" && KindOf(parts[1]) is { } kind)
+                ledger.Routed.Add(new RoutedEntry(kind, parts[3], parts[4], parts[2]));
         }
         return ledger;
     }
@@ -44,9 +50,21 @@ public sealed class PeerLedger
         var text = new StringBuilder();
         text.Append("device ").Append(DeviceIndex.ToString(CultureInfo.InvariantCulture)).Append('\n');
         foreach (var (node, ip) in Peers) text.Append("peer ").Append(node).Append(' ').Append(ip).Append('\n');
+        foreach (var e in Routed)
+            text.Append("routed ").Append(NameOf(e.Kind)).Append(' ').Append(e.Node).Append(' ').Append(e.Key).Append(' ').Append(e.Value).Append('\n');
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
         string tmp = path + ".tmp";
         File.WriteAllText(tmp, text.ToString());
         File.Move(tmp, path, overwrite: true);
     }
+
+    private static string NameOf(RoutedKind kind) => kind switch { RoutedKind.Fdb => "fdb", RoutedKind.Neigh => "neigh", _ => "route" };
+
+    private static RoutedKind? KindOf(string name) => name switch
+    {
+        "fdb" => RoutedKind.Fdb,
+        "neigh" => RoutedKind.Neigh,
+        "route" => RoutedKind.Route,
+        _ => null,
+    };
 }

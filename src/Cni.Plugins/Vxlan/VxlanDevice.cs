@@ -108,7 +108,14 @@ public static class VxlanDevice
         }
 
         SetTxChecksumming(desired.Name, o.DisableTxChecksumOffload);
-        if (link.MasterIndex != bridge.Index)
+        if (IsRouted(o))
+        {
+            // Routed mode: the device stands alone (the host routes between the bridge and it).
+            if (link.MasterIndex is > 0)
+                host.SetLinkNoMaster(link.Index);
+            RoutedBridge.Prepare(bridge.Name);
+        }
+        else if (link.MasterIndex != bridge.Index)
             host.SetLinkMaster(link.Index, bridge.Index);
         if (!link.IsUp)
             host.SetLinkUp(link.Index);
@@ -129,7 +136,13 @@ public static class VxlanDevice
         var drift = Compare(link, desired);
         if (!drift.None)
             throw Failed($"vxlan device {desired.Name} does not match the config", string.Join("; ", drift.All));
-        if (link.MasterIndex != bridge.Index)
+        if (IsRouted(o))
+        {
+            if (link.MasterIndex is > 0)
+                throw Failed($"vxlan device {desired.Name} is a bridge port; routed mode keeps it apart from bridge {bridge.Name}");
+            RoutedBridge.Check(bridge.Name);
+        }
+        else if (link.MasterIndex != bridge.Index)
             throw Failed($"vxlan device {desired.Name} is not attached to bridge {bridge.Name}");
         if (!link.IsUp)
             throw Failed($"vxlan device {desired.Name} is down");
@@ -161,6 +174,8 @@ public static class VxlanDevice
             throw new CniException(ErrorCode.FirstPluginCode, $"failed to turn off transmit checksum offload on {name}: {e.Message}");
         }
     }
+
+    private static bool IsRouted(VxlanOptions o) => o.Cluster is { Mode: OverlayMode.Routed };
 
     private static string Show(object? value) => value?.ToString() ?? "none";
 

@@ -113,6 +113,9 @@ public sealed class VxlanOptions
             vtepMac = mac;
         }
 
+        if (v.Cluster is { Mode: OverlayMode.Routed })
+            CheckRouted(b, net, hasPeers);
+
         // The bridge underneath: its own rules, with our default name.
         if (string.IsNullOrEmpty(b.BridgeName))
             b.BridgeName = DefaultBridgeName(vni);
@@ -134,6 +137,37 @@ public sealed class VxlanOptions
             Bridge = bridge,
             Cluster = v.Cluster?.WithNode(Environment.MachineName),
         };
+    }
+
+    /// <summary>
+    /// What routed mode needs, checked before anything changes: the bridge carries the pool's gateway (it answers the
+    /// containers' ARP for remote addresses by proxy and routes); the addresses come from cluster-ipam, whose blocks are the
+    /// routes; IPv4 pools only (Linux answers NDP by proxy per address, not per prefix, so a container could not resolve a
+    /// remote IPv6 address on its on-link prefix); no <c>peers</c> (a peer has no registration: no MAC, no blocks to route).
+    /// </summary>
+    private static void CheckRouted(BridgeConfig b, NetworkConfig net, bool hasPeers)
+    {
+        if (hasPeers)
+            throw CniException.InvalidConfig("vxlan cluster mode 'routed' does not use peers: every host is found through the cluster store; remove peers or use mode 'l2'");
+        if (!b.ActsAsGateway)
+            throw CniException.InvalidConfig("vxlan cluster mode 'routed' needs 'isGateway': true: the bridge carries the pool's gateway and routes to the other hosts' blocks");
+        if (net.IpamType != "cluster-ipam")
+            throw CniException.InvalidConfig($"vxlan cluster mode 'routed' routes cluster-ipam's blocks: ipam.type must be 'cluster-ipam', not '{net.IpamType}'");
+        foreach (var (name, value) in net.Ipam?.Extra ?? [])
+        {
+            if (!string.Equals(name, "pools", StringComparison.OrdinalIgnoreCase) || value.ValueKind != System.Text.Json.JsonValueKind.Array) continue;
+            foreach (var pool in value.EnumerateArray())
+            {
+                if (pool.ValueKind != System.Text.Json.JsonValueKind.Object) continue;
+                foreach (var f in pool.EnumerateObject())
+                {
+                    if (string.Equals(f.Name, "subnet", StringComparison.OrdinalIgnoreCase) && f.Value.ValueKind == System.Text.Json.JsonValueKind.String
+                        && f.Value.GetString() is { } subnet && subnet.Contains(':'))
+                        throw CniException.InvalidConfig(
+                            $"vxlan cluster mode 'routed' is IPv4 only: pool {subnet} is IPv6 (Linux answers neighbour solicitations by proxy per address, not per prefix); use mode 'l2' for IPv6");
+                }
+            }
+        }
     }
 
     private static IPAddress ParseAddress(string? text, string field)
