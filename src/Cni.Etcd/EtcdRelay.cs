@@ -113,18 +113,29 @@ public sealed partial class EtcdRelay : IDisposable
                 Thread.Sleep(100);
                 continue;
             }
+            catch (Exception e)
+            {
+                // The plugins go to etcd themselves from now on; the agent's other work goes on.
+                _log.WriteLine($"etcd relay: stopped accepting on {e.GetType().Name}: {e.Message}");
+                return;
+            }
             new Thread(() => Serve(client)) { IsBackground = true, Name = "etcd-relay-conn" }.Start();
         }
     }
 
+    /// <summary>
+    /// One plugin's connection: its requests in turn. Nothing that happens here may end the agent: a connection the
+    /// plugin (or the relay's shutdown) closed ends quietly, anything else is logged and ends the connection, and the
+    /// plugin then goes to etcd itself.
+    /// </summary>
     private void Serve(Socket socket)
     {
         _open[socket] = true;
-        if (_stopped) socket.Dispose();
-        using var stream = new NetworkStream(socket, ownsSocket: true);
-        var reader = new RequestReader(stream);
         try
         {
+            if (_stopped) return;
+            using var stream = new NetworkStream(socket, ownsSocket: false);
+            var reader = new RequestReader(stream);
             while (!_stopped && reader.Next() is { } request)
             {
                 var (status, body) = Handle(request);
@@ -138,11 +149,17 @@ public sealed partial class EtcdRelay : IDisposable
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
-            // the plugin went away (or sent something that is not a request): nothing to answer
+            // the plugin went away, the relay is stopping, or it sent something that is not a request: nothing to answer
+        }
+        catch (Exception e)
+        {
+            try { _log.WriteLine($"etcd relay: a connection ended on {e.GetType().Name}: {e.Message}"); }
+            catch (Exception) { /* the log is gone too: nothing else to do */ }
         }
         finally
         {
             _open.TryRemove(socket, out _);
+            socket.Dispose();
         }
     }
 

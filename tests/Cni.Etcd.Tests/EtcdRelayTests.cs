@@ -141,6 +141,42 @@ public sealed class EtcdRelayTests : IDisposable
         relay.Start();
     }
 
+    [Fact]
+    public void Connections_cut_while_the_relay_stops_or_carrying_garbage_never_end_the_process()
+    {
+        // A relay stopped while plugins connect: the accepted sockets are already shut down when served.
+        for (int i = 0; i < 30; i++)
+        {
+            var relay = new EtcdRelay(Socket, _ => null, new StringWriter());
+            relay.Start();
+            var socks = new List<System.Net.Sockets.Socket>();
+            for (int j = 0; j < 3; j++)
+            {
+                var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+                s.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(Socket));
+                socks.Add(s);
+            }
+            relay.Dispose();
+            foreach (var s in socks) s.Dispose();
+        }
+        // Garbage on one connection ends that connection only.
+        using var gw = new FakeGateway();
+        var options = ClientOptions(FakeGateway.ClosedEndpoint());
+        using var served = new EtcdRelay(Socket, id => id == options.Identity ? Reaching(gw.Endpoint, options.Identity) : null, new StringWriter());
+        served.Start();
+        foreach (var garbage in (string[])["GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n\u0000\u0001",
+                     "POST /v3/kv/range HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", "POST /v3/kv/range HTTP/1.1\r\nContent-Length: 10\r\n\r\nab"])
+        {
+            using var raw = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            raw.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(Socket));
+            raw.Send(System.Text.Encoding.ASCII.GetBytes(garbage));
+        }
+        using var client = new EtcdClient(options);
+        client.Get("/a");
+        Assert.True(client.Relayed);
+        Thread.Sleep(200);
+    }
+
     /// <summary>What the agent would find for the identity: options that reach <paramref name="endpoint"/>.</summary>
     private static EtcdOptions Reaching(Uri endpoint, string identity, double timeoutSeconds = 2) =>
         new() { Endpoints = [endpoint], Timeout = TimeSpan.FromSeconds(timeoutSeconds) };
