@@ -18,15 +18,7 @@ public sealed class ClusterOverlayKernelTests : IDisposable
 
     private const string Cluster = "\"cluster\":{\"etcd\":{\"endpoints\":[\"https://127.0.0.1:1\"]},\"nodeName\":\"me\"}";
 
-    private Link Ensure(VxlanOptions o) => _h.Host.Run(() =>
-    {
-        using var host = RouteSocket.Open();
-        var underlay = Underlay.Resolve(host, o);
-        int mtu = OverlayMtu.Resolve(o.Mtu, underlay.Device.Mtu, underlay.Family, underlay.Device.Name);
-        var bridge = BridgeLink.Ensure(host, o.Bridge.Bridge, mtu, false);
-        VxlanNetwork.ClaimBridgeIfNew(host, o, bridge);
-        return VxlanDevice.Ensure(host, o, underlay, mtu, bridge);
-    });
+    private Link Ensure(VxlanOptions o) => _h.EnsureDevice(o);
 
     private OverlayChange Apply(VxlanOptions o, bool remove, params (string Node, string Ip)[] hosts) => _h.Host.Run(() =>
     {

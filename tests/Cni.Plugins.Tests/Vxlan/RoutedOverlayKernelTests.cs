@@ -18,15 +18,7 @@ public sealed class RoutedOverlayKernelTests : IDisposable
         "ipam":{"type":"cluster-ipam","pools":[{"subnet":"10.244.0.0/16","blockSize":26}]}
         """);
 
-    private Link Ensure(VxlanOptions o) => _h.Host.Run(() =>
-    {
-        using var host = RouteSocket.Open();
-        var underlay = Underlay.Resolve(host, o);
-        int mtu = OverlayMtu.Resolve(o.Mtu, underlay.Device.Mtu, underlay.Family, underlay.Device.Name);
-        var bridge = BridgeLink.Ensure(host, o.Bridge.Bridge, mtu, false);
-        VxlanNetwork.ClaimBridgeIfNew(host, o, bridge);
-        return VxlanDevice.Ensure(host, o, underlay, mtu, bridge);
-    });
+    private Link Ensure(VxlanOptions o) => _h.EnsureDevice(o);
 
     private static VtepRegistration Reg(string node, string underlay, byte last, params string[] blocks) =>
         new(node, 0, IPAddress.Parse(underlay), new HardwareAddress(0x02_00_00_00_00_00UL | last), 4789, blocks);

@@ -72,6 +72,17 @@ public sealed class UnderlayHost : IDisposable
         };
     }
 
+    /// <summary>Ensures the bridge and the vxlan device as ADD does, inside the host namespace; returns the device.</summary>
+    public Cni.Linux.Route.Link EnsureDevice(VxlanOptions o) => Host.Run(() =>
+    {
+        using var host = Cni.Linux.Route.RouteSocket.Open();
+        var underlay = Underlay.Resolve(host, o);
+        int mtu = OverlayMtu.Resolve(o.Mtu, underlay.Device.Mtu, underlay.Family, underlay.Device.Name);
+        var bridge = BridgeLink.Ensure(host, o.Bridge.Bridge, mtu, false);
+        VxlanNetwork.ClaimBridgeIfNew(host, o, bridge);
+        return VxlanDevice.Ensure(host, o, underlay, mtu, bridge);
+    });
+
     public string Ip(params string[] args) => Run(["ip", .. args]);
 
     public string Exec(string ns, params string[] command) => Run(["ip", "netns", "exec", ns, .. command]);

@@ -16,16 +16,7 @@ public sealed class VxlanKernelTests : IDisposable
 
     private const string Peers = "\"peers\":[\"192.168.88.1\",\"192.168.88.2\",\"192.168.88.3\"]";
 
-    /// <summary>Ensures the bridge and the device as ADD does, inside the host namespace; returns the device.</summary>
-    private Link Ensure(VxlanOptions o) => _h.Host.Run(() =>
-    {
-        using var host = RouteSocket.Open();
-        var underlay = Underlay.Resolve(host, o);
-        int mtu = OverlayMtu.Resolve(o.Mtu, underlay.Device.Mtu, underlay.Family, underlay.Device.Name);
-        var bridge = BridgeLink.Ensure(host, o.Bridge.Bridge, mtu, false);
-        VxlanNetwork.ClaimBridgeIfNew(host, o, bridge);
-        return VxlanDevice.Ensure(host, o, underlay, mtu, bridge);
-    });
+    private Link Ensure(VxlanOptions o) => _h.EnsureDevice(o);
 
     private void Check(VxlanOptions o) => _h.Host.Run(() =>
     {
