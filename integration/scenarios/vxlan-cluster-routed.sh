@@ -15,90 +15,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/etcd-cluster.sh"
 expect_checks 42
 
-for p in vxlan cluster-ipam sharpcni-agent; do
-    [ -x "$CNI_BIN_DIR/$p" ] || skip_scenario "no $p in $CNI_BIN_DIR (run ./build.sh)"
-done
 require_cmd etcd etcdctl openssl jq bridge ss || finish
-
-new_tmpdir WORK || exit 1
-new_tmpdir PLUGINS || exit 1
-cp "$CNI_BIN_DIR/vxlan" "$CNI_BIN_DIR/cluster-ipam" "$PLUGINS/"
-AGENT="$CNI_BIN_DIR/sharpcni-agent"
-TEST_CNI_PATH="$PLUGINS"
 VNI=$((0x$RUN_ID % 1000000 + 3000))
 DEV="vxlan$VNI"
-TTL=6
 POOL=10.246
-declare -A AGENT_PID=()
-
-stop_agent() { # host-index [signal]
-    local pid="${AGENT_PID[$1]:-}" n
-    [ -n "$pid" ] || return 0
-    kill -"${2:-TERM}" "$pid" 2>/dev/null
-    for ((n = 0; n < 50; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    unset "AGENT_PID[$1]"
-}
-cleanup() {
-    local i
-    for i in "${!AGENT_PID[@]}"; do stop_agent "$i"; done
-    if [ -n "${AGENT_LOG_DIR:-}" ]; then mkdir -p "$AGENT_LOG_DIR" && cp "$WORK"/agent-h*.log "$AGENT_LOG_DIR"/; fi
-    etcd_cluster_stop
-    rm -f /run/sharpcni/vxlan-"$VNI".lock /run/sharpcni/vxlan-"$VNI"-host*.peers
-    rmdir /run/sharpcni 2>/dev/null
-    _cnit_cleanup
-}
-trap cleanup EXIT
-
-if etcd_cluster_start "$WORK/etcd" "$RUN_ID"; then check "3-member etcd cluster with TLS starts" true
-else check "3-member etcd cluster with TLS starts" false; finish; fi
-
-declare -A HOST=() CTR=() IP=()
-ul() { echo "$ETCD_SUBNET_PREFIX.10$1"; }
-VTEPS="/sharpcni/vxlan/v1/vteps/$VNI"
-
-# add_host N : host namespace on the switch (rp_filter strict), its conflist in the scenario's NETCONFPATH and its conf dir.
-add_host() {
-    local i="$1" h conf
-    new_netns h "h$i" || return 1
-    HOST[$i]="$h"
-    ip netns exec "$h" sh -c 'echo 1 >/proc/sys/net/ipv4/conf/all/rp_filter; echo 1 >/proc/sys/net/ipv4/conf/default/rp_filter'
-    etcd_cluster_attach "$h" "$(ul "$i")" || return 1
-    conf=$(jq -n --argjson vni "$VNI" --arg node "host$i" --arg local "$(ul "$i")" --argjson eps "$ETCD_ENDPOINTS_JSON" \
-        --arg ca "$ETCD_CA" --arg cert "$ETCD_CERT" --arg key "$ETCD_KEY" --argjson ttl "$TTL" --arg i "$i" --arg pool "$POOL.0.0/16" '
-      ($ARGS.named | {endpoints: $eps, caFile: $ca, certFile: $cert, keyFile: $key, timeoutSeconds: 3}) as $etcd |
-      {cniVersion: "1.1.0", name: "rt\($i)", plugins: [{
-        type: "vxlan", vni: $vni, underlayDevice: "etcd0", localIP: $local, isGateway: true,
-        cluster: {etcd: $etcd, nodeName: $node, ttlSeconds: $ttl, mode: "routed"},
-        ipam: {type: "cluster-ipam", etcd: $etcd, nodeName: $node,
-               pools: [{subnet: $pool, blockSize: 26}]}}]}')
-    write_conf "50-rt$i.conflist" "$conf"
-    mkdir -p "$WORK/conf-h$i"
-    printf '%s\n' "$conf" >"$WORK/conf-h$i/50-rt$i.conflist"
-}
-start_agent() { # N
-    ip netns exec "${HOST[$1]}" "$AGENT" --conf-dir "$WORK/conf-h$1" --names-dir "$WORK/names-h$1" 2>>"$WORK/agent-h$1.log" &
-    AGENT_PID[$1]=$!
-    _cnit_pids+=("$!")
-    disown "$!" 2>/dev/null || true # no job notice when it is killed
-}
-add_ctr() { # N description
-    local c
-    new_netns c "c$1" || exit 1
-    CTR[$1]="$c"
-    check "$2" with_env CNI_CONTAINERID="ctr-$1" cni_run "${HOST[$1]}" add "rt$1" "$c"
-    IP[$1]=$(jq -r '.ips[0].address' <<<"$LAST_OUTPUT" 2>/dev/null | cut -d/ -f1)
-}
-ping1() { ip netns exec "${CTR[$1]}" ping -c 1 -W 1 "${IP[$2]}" >/dev/null 2>&1; }
-all_pairs_ping() {
-    local a b
-    for a in "$@"; do for b in "$@"; do
-        [ "$a" = "$b" ] && continue
-        ping1 "$a" "$b" || return 1
-    done; done
-}
-registered() { etcd_count "$VTEPS/"; }
-registered_is() { [ "$(registered)" = "$1" ]; }
-vtep_absent() { local out; out=$(etcd_ctl get "$VTEPS/$1" --keys-only) && [ -z "$out" ]; }
+VXC_NAME=rt VXC_POOL="$POOL.0.0/16" VXC_MODE=routed VXC_GATEWAY=true
+# Every host at rp_filter 1 (strict), as distributions set it.
+vxc_host_setup() { ip netns exec "$1" sh -c 'echo 1 >/proc/sys/net/ipv4/conf/all/rp_filter; echo 1 >/proc/sys/net/ipv4/conf/default/rp_filter'; }
+source "$INTEGRATION_DIR/vxlan-cluster.sh"
 reg_of() { etcd_ctl get --print-value-only "$VTEPS/$1"; } # node name
 
 # snapshot N : host N's FDB entries, IPv4 neighbours and IPv4 routes on its vxlan device, one per line, tagged F/N/R.

@@ -13,92 +13,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$INTEGRATION_DIR/etcd-cluster.sh"
 expect_checks 40
 
-for p in vxlan cluster-ipam sharpcni-agent; do
-    [ -x "$CNI_BIN_DIR/$p" ] || skip_scenario "no $p in $CNI_BIN_DIR (run ./build.sh)"
-done
 require_cmd etcd etcdctl openssl jq bridge || finish
-
-new_tmpdir WORK || exit 1
-new_tmpdir PLUGINS || exit 1
-cp "$CNI_BIN_DIR/vxlan" "$CNI_BIN_DIR/cluster-ipam" "$PLUGINS/"
-AGENT="$CNI_BIN_DIR/sharpcni-agent"
-TEST_CNI_PATH="$PLUGINS"
 VNI=$((0x$RUN_ID % 1000000 + 2000))
-TTL=6
-declare -A AGENT_PID=()
+VXC_NAME=ovl VXC_POOL=10.245.0.0/16 VXC_MODE=l2 VXC_GATEWAY=false
+source "$INTEGRATION_DIR/vxlan-cluster.sh"
 
-stop_agent() { # host-index [signal]
-    local pid="${AGENT_PID[$1]:-}" n
-    [ -n "$pid" ] || return 0
-    kill -"${2:-TERM}" "$pid" 2>/dev/null
-    for ((n = 0; n < 50; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    unset "AGENT_PID[$1]"
-}
-cleanup() {
-    local i
-    for i in "${!AGENT_PID[@]}"; do stop_agent "$i"; done
-    # AGENT_LOG_DIR=DIR keeps the agents' logs.
-    if [ -n "${AGENT_LOG_DIR:-}" ]; then mkdir -p "$AGENT_LOG_DIR" && cp "$WORK"/agent-h*.log "$AGENT_LOG_DIR"/; fi
-    etcd_cluster_stop
-    rm -f /run/sharpcni/vxlan-"$VNI".lock /run/sharpcni/vxlan-"$VNI"-host*.peers
-    rmdir /run/sharpcni 2>/dev/null
-    _cnit_cleanup
-}
-trap cleanup EXIT
-
-if etcd_cluster_start "$WORK/etcd" "$RUN_ID"; then check "3-member etcd cluster with TLS starts" true
-else check "3-member etcd cluster with TLS starts" false; finish; fi
-
-declare -A HOST=() CTR=() IP=()
-ul() { echo "$ETCD_SUBNET_PREFIX.10$1"; }
-
-# add_host N : host namespace on the switch, its conflist in the scenario's NETCONFPATH and in its own conf dir.
-add_host() {
-    local i="$1" h conf
-    new_netns h "h$i" || return 1
-    HOST[$i]="$h"
-    etcd_cluster_attach "$h" "$(ul "$i")" || return 1
-    conf=$(jq -n --argjson vni "$VNI" --arg node "host$i" --arg local "$(ul "$i")" --argjson eps "$ETCD_ENDPOINTS_JSON" \
-        --arg ca "$ETCD_CA" --arg cert "$ETCD_CERT" --arg key "$ETCD_KEY" --argjson ttl "$TTL" --arg i "$i" '
-      ($ARGS.named | {endpoints: $eps, caFile: $ca, certFile: $cert, keyFile: $key, timeoutSeconds: 3}) as $etcd |
-      {cniVersion: "1.1.0", name: "ovl\($i)", plugins: [{
-        type: "vxlan", vni: $vni, underlayDevice: "etcd0", localIP: $local, isGateway: false,
-        cluster: {etcd: $etcd, nodeName: $node, ttlSeconds: $ttl},
-        ipam: {type: "cluster-ipam", etcd: $etcd, nodeName: $node,
-               pools: [{subnet: "10.245.0.0/16", blockSize: 26}]}}]}')
-    write_conf "50-ovl$i.conflist" "$conf"
-    mkdir -p "$WORK/conf-h$i"
-    printf '%s\n' "$conf" >"$WORK/conf-h$i/50-ovl$i.conflist"
-}
-start_agent() { # N
-    # Its own names directory: the agent also serves dnsname networks, and these hosts share one machine.
-    ip netns exec "${HOST[$1]}" "$AGENT" --conf-dir "$WORK/conf-h$1" --names-dir "$WORK/names-h$1" 2>>"$WORK/agent-h$1.log" &
-    AGENT_PID[$1]=$!
-    _cnit_pids+=("$!")
-}
-# add_ctr N : container cN on host N (namespace made here, in the scenario's shell; the ADD is the check).
-add_ctr() {
-    local c desc="$2"
-    new_netns c "c$1" || exit 1
-    CTR[$1]="$c"
-    check "$desc" with_env CNI_CONTAINERID="ctr-$1" cni_run "${HOST[$1]}" add "ovl$1" "$c"
-    IP[$1]=$(jq -r '.ips[0].address' <<<"$LAST_OUTPUT" 2>/dev/null | cut -d/ -f1)
-}
 flood_list() { bridge -n "${HOST[$1]}" fdb show dev "vxlan$VNI" 2>/dev/null | awk '/^00:00:00:00:00:00/ {print $3}' | sort | tr '\n' ' '; }
 has_flood() { [[ " $(flood_list "$1")" == *" $2 "* ]]; }
 lacks_flood() { link_exists "${HOST[$1]}" "vxlan$VNI" && [[ " $(flood_list "$1")" != *" $2 "* ]]; }
-ping1() { ip netns exec "${CTR[$1]}" ping -c 1 -W 1 "${IP[$2]}" >/dev/null 2>&1; }
-all_pairs_ping() { # hosts...
-    local a b
-    for a in "$@"; do for b in "$@"; do
-        [ "$a" = "$b" ] && continue
-        ping1 "$a" "$b" || return 1
-    done; done
-}
-registered() { etcd_count "/sharpcni/vxlan/v1/vteps/$VNI/"; }
-registered_is() { [ "$(registered)" = "$1" ]; }
-vtep_absent() { local out; out=$(etcd_ctl get "$VTEPS/$1" --keys-only) && [ -z "$out" ]; }
-VTEPS="/sharpcni/vxlan/v1/vteps/$VNI"
 
 # ---- three hosts, agents, one container each ----------------------------------------------------------
 for i in 1 2 3; do add_host "$i" || exit 1; start_agent "$i"; done
